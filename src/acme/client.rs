@@ -1,0 +1,460 @@
+//! The HTTP side of ACME: one keep-alive awc client and nonce pool per attacker thread
+//! ([`Transport`]), and a per-chain [`Client`] that signs, sends, retries `badNonce`, bounds
+//! every exchange in time and size, and records each one.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use awc::http::header::{HeaderMap, ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT};
+use awc::http::{Method, StatusCode};
+use bytes::Bytes;
+use openssl::ssl::{SslConnector, SslMethod};
+use openssl::x509::X509;
+use serde::de::DeserializeOwned;
+
+use super::jws::{self, Signer};
+use super::nonce::NoncePool;
+use super::wire::Directory;
+use super::{AcmeError, Endpoint, Problem, RequestOutcome, RequestRecord};
+
+/// Limits and timings of the client, from the config's `[target]` and `[polling]`.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub request_timeout: Duration,
+    pub max_response_bytes: usize,
+    pub bad_nonce_retries: u32,
+    pub connections: usize,
+    /// First pause between polls; doubles up to `poll_max_interval`.
+    pub poll_interval: Duration,
+    pub poll_max_interval: Duration,
+    pub poll_timeout: Duration,
+    pub max_retry_after: Duration,
+}
+
+/// Nonces kept per thread; more would only go stale.
+const NONCE_POOL_SIZE: usize = 256;
+
+/// Shared by every chain on one thread: the keep-alive connection pool and the nonces.
+pub struct Transport {
+    http: awc::Client,
+    nonces: RefCell<NoncePool>,
+    settings: ClientSettings,
+}
+
+impl Transport {
+    pub fn new(http: awc::Client, settings: ClientSettings) -> Self {
+        Transport {
+            http,
+            nonces: RefCell::new(NoncePool::new(NONCE_POOL_SIZE)),
+            settings,
+        }
+    }
+
+    /// An HTTP/1.1 keep-alive client trusting the system store plus `roots` (the target's
+    /// private CA). Certificate verification is always on.
+    pub fn http_client(roots: &[X509], settings: &ClientSettings) -> Result<awc::Client, String> {
+        let tls = || -> Result<SslConnector, openssl::error::ErrorStack> {
+            let mut builder = SslConnector::builder(SslMethod::tls_client())?;
+            for root in roots {
+                builder.cert_store_mut().add_cert(root.clone())?;
+            }
+            builder.set_alpn_protos(b"\x08http/1.1")?;
+            Ok(builder.build())
+        };
+        let tls = tls().map_err(|e| format!("TLS setup: {e}"))?;
+        let connector = awc::Connector::new()
+            .openssl(tls)
+            .limit(settings.connections)
+            .timeout(settings.request_timeout)
+            .handshake_timeout(settings.request_timeout);
+        Ok(awc::Client::builder()
+            .connector(connector)
+            .timeout(settings.request_timeout)
+            .disable_redirects()
+            .add_default_header((
+                USER_AGENT,
+                concat!("wile-e-coyote/", env!("CARGO_PKG_VERSION")),
+            ))
+            .finish())
+    }
+
+    pub fn settings(&self) -> &ClientSettings {
+        &self.settings
+    }
+
+    /// Fetches and parses the directory (RFC 8555 §7.1.1).
+    pub async fn fetch_directory(
+        &self,
+        url: &str,
+    ) -> (Result<Directory, AcmeError>, RequestRecord) {
+        let endpoint = Endpoint::Directory;
+        let (response, record) = self.exchange(endpoint, Method::GET, url, None, None).await;
+        let directory = response.and_then(|r| r.success(endpoint)?.json(endpoint));
+        (directory, record)
+    }
+
+    /// One HTTP exchange, bounded by the request timeout and the body size limit, with its
+    /// record whatever the outcome. Every `Replay-Nonce` goes to the pool.
+    async fn exchange(
+        &self,
+        endpoint: Endpoint,
+        method: Method,
+        url: &str,
+        body: Option<String>,
+        accept: Option<&'static str>,
+    ) -> (Result<Response, AcmeError>, RequestRecord) {
+        let settings = &self.settings;
+        let mut request = self.http.request(method, url);
+        if body.is_some() {
+            request = request.insert_header((CONTENT_TYPE, "application/jose+json"));
+        }
+        if let Some(accept) = accept {
+            request = request.insert_header((ACCEPT, accept));
+        }
+        let bytes_out = request_bytes(&request, body.as_ref().map_or(0, String::len));
+        let limit = settings.max_response_bytes;
+        let started = Instant::now();
+        let exchange = async {
+            let sent = match body {
+                Some(body) => request.send_body(body).await,
+                None => request.send().await,
+            };
+            let mut response = sent.map_err(|e| send_error(endpoint, e, settings))?;
+            let body = response.body().limit(limit).await.map_err(|e| match e {
+                awc::error::PayloadError::Overflow => AcmeError::Malformed {
+                    endpoint,
+                    message: format!("response body larger than {limit} bytes"),
+                },
+                other => AcmeError::Transport {
+                    endpoint,
+                    message: format!("reading the body: {other}"),
+                },
+            })?;
+            Ok(Response {
+                status: response.status(),
+                headers: response.headers().clone(),
+                body,
+            })
+        };
+        let result = match actix_rt::time::timeout(settings.request_timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(AcmeError::Timeout {
+                endpoint,
+                after: settings.request_timeout,
+            }),
+        };
+        let took = started.elapsed();
+        let (status, bytes_in, outcome) = match &result {
+            Ok(r) => {
+                if let Some(nonce) = r.headers.get("replay-nonce").and_then(|v| v.to_str().ok()) {
+                    self.nonces.borrow_mut().put(nonce.to_owned());
+                }
+                let outcome = if r.status.is_success() || r.status.is_redirection() {
+                    RequestOutcome::Ok
+                } else {
+                    RequestOutcome::Failed
+                };
+                (r.status.as_u16(), response_bytes(r), outcome)
+            }
+            Err(_) => (0, 0, RequestOutcome::Failed),
+        };
+        let record = RequestRecord {
+            endpoint,
+            outcome,
+            status,
+            took,
+            bytes_in,
+            bytes_out,
+        };
+        (result, record)
+    }
+}
+
+/// One chain's view of the CA: shares its thread's [`Transport`] and keeps the records of the
+/// exchanges it made.
+pub struct Client {
+    transport: Rc<Transport>,
+    directory: Arc<Directory>,
+    records: RefCell<Vec<RequestRecord>>,
+    bad_nonce_retries: Cell<u32>,
+}
+
+/// A response whose body was read completely (within the size limit).
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Client {
+    pub fn new(transport: Rc<Transport>, directory: Arc<Directory>) -> Self {
+        Client {
+            transport,
+            directory,
+            records: RefCell::new(Vec::new()),
+            bad_nonce_retries: Cell::new(0),
+        }
+    }
+
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    pub fn settings(&self) -> &ClientSettings {
+        &self.transport.settings
+    }
+
+    /// The exchanges made so far, leaving the list empty.
+    pub fn take_records(&self) -> Vec<RequestRecord> {
+        self.records.take()
+    }
+
+    /// How many requests were re-sent after `badNonce`.
+    pub fn bad_nonce_retries(&self) -> u32 {
+        self.bad_nonce_retries.get()
+    }
+
+    async fn exchange(
+        &self,
+        endpoint: Endpoint,
+        method: Method,
+        url: &str,
+        body: Option<String>,
+        accept: Option<&'static str>,
+    ) -> Result<Response, AcmeError> {
+        let (result, record) = self
+            .transport
+            .exchange(endpoint, method, url, body, accept)
+            .await;
+        self.records.borrow_mut().push(record);
+        result
+    }
+
+    /// A nonce from the pool, or from a HEAD to newNonce when the pool is empty (§7.2).
+    async fn nonce(&self) -> Result<String, AcmeError> {
+        if let Some(nonce) = self.transport.nonces.borrow_mut().take() {
+            return Ok(nonce);
+        }
+        let url = &self.directory.new_nonce;
+        self.exchange(Endpoint::NewNonce, Method::HEAD, url, None, None)
+            .await?
+            .success(Endpoint::NewNonce)?;
+        self.transport
+            .nonces
+            .borrow_mut()
+            .take()
+            .ok_or(AcmeError::Malformed {
+                endpoint: Endpoint::NewNonce,
+                message: "no Replay-Nonce header".into(),
+            })
+    }
+
+    /// Signs and POSTs `payload` (`None` for POST-as-GET), re-signing with a fresh nonce after
+    /// `badNonce` up to the configured number of times (RFC 8555 §6.5).
+    pub async fn post(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+        signer: Signer<'_>,
+        payload: Option<&[u8]>,
+        accept: Option<&'static str>,
+    ) -> Result<Response, AcmeError> {
+        let mut retries = 0;
+        loop {
+            let nonce = self.nonce().await?;
+            let body =
+                jws::sign(signer, &nonce, url, payload).map_err(|e| AcmeError::Malformed {
+                    endpoint,
+                    message: format!("signing the request failed: {e}"),
+                })?;
+            let response = self
+                .exchange(endpoint, Method::POST, url, Some(body), accept)
+                .await?;
+            match response.success(endpoint) {
+                Err(AcmeError::Problem { problem, .. })
+                    if problem.is("badNonce") && retries < self.settings().bad_nonce_retries =>
+                {
+                    retries += 1;
+                    self.bad_nonce_retries.set(self.bad_nonce_retries.get() + 1);
+                    if let Some(last) = self.records.borrow_mut().last_mut() {
+                        last.outcome = RequestOutcome::BadNonceRetried;
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+fn send_error(
+    endpoint: Endpoint,
+    e: awc::error::SendRequestError,
+    settings: &ClientSettings,
+) -> AcmeError {
+    use awc::error::{ConnectError, SendRequestError};
+    match e {
+        SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
+            AcmeError::Timeout {
+                endpoint,
+                after: settings.request_timeout,
+            }
+        }
+        other => AcmeError::Transport {
+            endpoint,
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Request line, headers (with the Host and Content-Length the HTTP layer adds) and body, as
+/// sent over HTTP/1.1; TLS framing is not counted.
+fn request_bytes(request: &awc::ClientRequest, body_len: usize) -> u64 {
+    let uri = request.get_uri();
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut n = request.get_method().as_str().len() + target.len() + " HTTP/1.1\r\n".len() + 1;
+    n += headers_bytes(request.headers());
+    n += "host: \r\n".len() + uri.authority().map_or(0, |a| a.as_str().len());
+    if body_len > 0 {
+        n += "content-length: \r\n".len() + body_len.to_string().len();
+    }
+    (n + 2 + body_len) as u64
+}
+
+/// Status line, headers and body received.
+fn response_bytes(r: &Response) -> u64 {
+    let reason = r.status.canonical_reason().unwrap_or("");
+    let status_line = "HTTP/1.1 200 \r\n".len() + reason.len();
+    (status_line + headers_bytes(&r.headers) + 2 + r.body.len()) as u64
+}
+
+fn headers_bytes(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
+        .sum()
+}
+
+impl Response {
+    /// The response itself on 2xx/3xx; the server's problem (or status) as an error otherwise.
+    pub fn success(self, endpoint: Endpoint) -> Result<Response, AcmeError> {
+        if self.status.is_success() || self.status.is_redirection() {
+            return Ok(self);
+        }
+        let status = self.status.as_u16();
+        match serde_json::from_slice::<Problem>(&self.body) {
+            Ok(problem) if problem.kind.is_some() || problem.detail.is_some() => {
+                Err(AcmeError::Problem {
+                    endpoint,
+                    status,
+                    problem,
+                })
+            }
+            _ => Err(AcmeError::Status {
+                endpoint,
+                status,
+                body: String::from_utf8_lossy(&self.body[..self.body.len().min(200)]).into(),
+            }),
+        }
+    }
+
+    /// The body as JSON of type `T`.
+    pub fn json<T: DeserializeOwned>(&self, endpoint: Endpoint) -> Result<T, AcmeError> {
+        serde_json::from_slice(&self.body).map_err(|e| AcmeError::Malformed {
+            endpoint,
+            message: format!("body is not the expected JSON: {e}"),
+        })
+    }
+
+    /// The `Location` header, required on created resources (RFC 8555 §7.3, §7.4).
+    pub fn location(&self, endpoint: Endpoint) -> Result<String, AcmeError> {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or(AcmeError::Malformed {
+                endpoint,
+                message: "no Location header".into(),
+            })
+    }
+
+    /// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3), if present and readable.
+    pub fn retry_after(&self) -> Option<Duration> {
+        parse_retry_after(self.headers.get(RETRY_AFTER)?.to_str().ok()?)
+    }
+}
+
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
+        let future =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(100));
+        let d = parse_retry_after(&future).unwrap();
+        assert!(
+            d > Duration::from_secs(95) && d <= Duration::from_secs(100),
+            "{d:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    fn response(status: u16, body: &str) -> Response {
+        Response {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
+    #[test]
+    fn error_statuses_become_typed_errors() {
+        let err = response(
+            400,
+            r#"{"type":"urn:ietf:params:acme:error:badNonce","detail":"stale","status":400}"#,
+        )
+        .success(Endpoint::NewOrder)
+        .unwrap_err();
+        assert!(err.problem().unwrap().is("badNonce"));
+        assert_eq!(err.reason(), "acme:badNonce");
+
+        let err = response(503, "<html>busy</html>")
+            .success(Endpoint::Order)
+            .unwrap_err();
+        assert_eq!(err.reason(), "http-503:order");
+        assert!(err.to_string().contains("busy"));
+
+        assert!(response(201, "{}").success(Endpoint::NewAccount).is_ok());
+    }
+
+    #[test]
+    fn counts_headers_and_body() {
+        let mut r = response(200, "12345");
+        r.headers
+            .insert(LOCATION, awc::http::header::HeaderValue::from_static("abc"));
+        // "HTTP/1.1 200 OK\r\n" (17) + "location: abc\r\n" (15) + "\r\n" (2) + body (5)
+        assert_eq!(response_bytes(&r), 17 + 15 + 2 + 5);
+    }
+}

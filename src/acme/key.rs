@@ -1,0 +1,241 @@
+//! Account keys: generation, JWK (RFC 7517), JWK thumbprint (RFC 7638), signatures for JWS
+//! (RFC 7518 §3.3 RS256, §3.4 ES256 as raw `r || s`) and key authorizations (RFC 8555 §8.1).
+
+use openssl::bn::BigNumContext;
+use openssl::ec::{EcGroup, EcKey};
+use openssl::ecdsa::EcdsaSig;
+use openssl::error::ErrorStack;
+use openssl::hash::{hash, MessageDigest};
+use openssl::nid::Nid;
+use openssl::pkey::{Id, PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::sign::Signer;
+use serde::Deserialize;
+
+use super::b64;
+
+/// JWS algorithm of an account key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JwsAlg {
+    /// ECDSA P-256 with SHA-256: the usual ACME account key.
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over a 2048-bit key.
+    Rs256,
+}
+
+/// Key types for certificate (CSR) keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyType {
+    P256,
+    P384,
+    Rsa2048,
+}
+
+impl KeyType {
+    pub fn generate(self) -> Result<PKey<Private>, ErrorStack> {
+        match self {
+            KeyType::P256 => ec_key(Nid::X9_62_PRIME256V1),
+            KeyType::P384 => ec_key(Nid::SECP384R1),
+            KeyType::Rsa2048 => PKey::from_rsa(Rsa::generate(2048)?),
+        }
+    }
+}
+
+fn ec_key(curve: Nid) -> Result<PKey<Private>, ErrorStack> {
+    let group = EcGroup::from_curve_name(curve)?;
+    PKey::from_ec_key(EcKey::generate(&group)?)
+}
+
+/// A private key that signs ACME requests, with its public JWK precomputed.
+pub struct AccountKey {
+    pkey: PKey<Private>,
+    alg: JwsAlg,
+    /// The public JWK in RFC 7638 canonical form (members sorted, no spaces).
+    jwk: String,
+    thumbprint: String,
+}
+
+impl std::fmt::Debug for AccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AccountKey({:?}, {})", self.alg, self.thumbprint)
+    }
+}
+
+impl AccountKey {
+    pub fn generate(alg: JwsAlg) -> Result<Self, ErrorStack> {
+        let pkey = match alg {
+            JwsAlg::Es256 => KeyType::P256.generate()?,
+            JwsAlg::Rs256 => KeyType::Rsa2048.generate()?,
+        };
+        Self::from_pkey(pkey)
+    }
+
+    /// Wraps an existing P-256 or RSA key.
+    pub fn from_pkey(pkey: PKey<Private>) -> Result<Self, ErrorStack> {
+        let (alg, jwk) = match pkey.id() {
+            Id::EC => (JwsAlg::Es256, ec_jwk(&pkey)?),
+            _ => {
+                let rsa = pkey.rsa()?;
+                let jwk = format!(
+                    r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+                    b64(rsa.e().to_vec()),
+                    b64(rsa.n().to_vec())
+                );
+                (JwsAlg::Rs256, jwk)
+            }
+        };
+        let thumbprint = b64(hash(MessageDigest::sha256(), jwk.as_bytes())?);
+        Ok(AccountKey {
+            pkey,
+            alg,
+            jwk,
+            thumbprint,
+        })
+    }
+
+    pub fn alg(&self) -> JwsAlg {
+        self.alg
+    }
+
+    /// The JWS `alg` header value.
+    pub fn alg_name(&self) -> &'static str {
+        match self.alg {
+            JwsAlg::Es256 => "ES256",
+            JwsAlg::Rs256 => "RS256",
+        }
+    }
+
+    /// The public key as canonical JWK JSON text.
+    pub fn jwk(&self) -> &str {
+        &self.jwk
+    }
+
+    /// RFC 7638 SHA-256 thumbprint, base64url.
+    pub fn thumbprint(&self) -> &str {
+        &self.thumbprint
+    }
+
+    /// `token || '.' || thumbprint` (RFC 8555 §8.1).
+    pub fn key_authorization(&self, token: &str) -> String {
+        format!("{token}.{}", self.thumbprint)
+    }
+
+    pub fn pkey(&self) -> &PKey<Private> {
+        &self.pkey
+    }
+
+    /// Signs `data` as the JWS algorithm requires: raw 64-byte `r || s` for ES256
+    /// (RFC 7518 §3.4, not DER), PKCS#1 v1.5 for RS256.
+    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, ErrorStack> {
+        match self.alg {
+            JwsAlg::Es256 => {
+                let digest = hash(MessageDigest::sha256(), data)?;
+                let sig = EcdsaSig::sign(&digest, &*self.pkey.ec_key()?)?;
+                let mut raw = sig.r().to_vec_padded(32)?;
+                raw.extend(sig.s().to_vec_padded(32)?);
+                Ok(raw)
+            }
+            JwsAlg::Rs256 => {
+                let mut signer = Signer::new(MessageDigest::sha256(), &self.pkey)?;
+                signer.update(data)?;
+                signer.sign_to_vec()
+            }
+        }
+    }
+}
+
+fn ec_jwk(pkey: &PKey<Private>) -> Result<String, ErrorStack> {
+    let ec = pkey.ec_key()?;
+    let mut x = openssl::bn::BigNum::new()?;
+    let mut y = openssl::bn::BigNum::new()?;
+    let mut ctx = BigNumContext::new()?;
+    ec.public_key()
+        .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)?;
+    Ok(format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+        b64(x.to_vec_padded(32)?),
+        b64(y.to_vec_padded(32)?)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use openssl::bn::BigNum;
+
+    fn unb64(s: &str) -> Vec<u8> {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .unwrap()
+    }
+
+    /// RFC 7638 §3.1: the example RSA key and its published thumbprint.
+    #[test]
+    fn rfc7638_example_thumbprint() {
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        // Only the public part enters the thumbprint; a private exponent is needed to build
+        // an openssl key, any value will do.
+        let rsa = Rsa::from_private_components(
+            BigNum::from_slice(&unb64(n)).unwrap(),
+            BigNum::from_slice(&unb64("AQAB")).unwrap(),
+            BigNum::from_u32(3).unwrap(),
+            BigNum::from_u32(5).unwrap(),
+            BigNum::from_u32(7).unwrap(),
+            BigNum::from_u32(11).unwrap(),
+            BigNum::from_u32(13).unwrap(),
+            BigNum::from_u32(17).unwrap(),
+        )
+        .unwrap();
+        let key = AccountKey::from_pkey(PKey::from_rsa(rsa).unwrap()).unwrap();
+        assert_eq!(key.alg_name(), "RS256");
+        assert_eq!(
+            key.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+        assert_eq!(
+            key.key_authorization("tok"),
+            "tok.NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    #[test]
+    fn ec_jwk_is_canonical_and_thumbprint_matches_it() {
+        let key = AccountKey::generate(JwsAlg::Es256).unwrap();
+        let jwk: serde_json::Value = serde_json::from_str(key.jwk()).unwrap();
+        assert_eq!(jwk["kty"], "EC");
+        assert_eq!(unb64(jwk["x"].as_str().unwrap()).len(), 32);
+        assert_eq!(unb64(jwk["y"].as_str().unwrap()).len(), 32);
+        assert!(!key.jwk().contains(' '));
+        let keys: Vec<&String> = jwk.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["crv", "kty", "x", "y"]);
+        let expect = b64(hash(MessageDigest::sha256(), key.jwk().as_bytes()).unwrap());
+        assert_eq!(key.thumbprint(), expect);
+    }
+
+    #[test]
+    fn es256_signature_is_raw_r_s_and_verifies() {
+        let key = AccountKey::generate(JwsAlg::Es256).unwrap();
+        let sig = key.sign(b"payload").unwrap();
+        assert_eq!(sig.len(), 64);
+        let ecdsa = EcdsaSig::from_private_components(
+            BigNum::from_slice(&sig[..32]).unwrap(),
+            BigNum::from_slice(&sig[32..]).unwrap(),
+        )
+        .unwrap();
+        let digest = hash(MessageDigest::sha256(), b"payload").unwrap();
+        let ec = key.pkey().ec_key().unwrap();
+        assert!(ecdsa.verify(&digest, &ec).unwrap());
+        assert!(!ecdsa
+            .verify(&hash(MessageDigest::sha256(), b"other").unwrap(), &ec)
+            .unwrap());
+    }
+
+    #[test]
+    fn cert_key_types_generate() {
+        assert_eq!(KeyType::P384.generate().unwrap().bits(), 384);
+        assert_eq!(KeyType::P256.generate().unwrap().id(), Id::EC);
+    }
+}

@@ -1,0 +1,29 @@
+//! An RFC 8555 (ACME) client in plain async code over awc and openssl, with no actor inside:
+//! the attackers drive it, and every HTTP exchange it makes leaves a [`RequestRecord`] for them
+//! to report.
+//!
+//! Wire types ([`wire`]) are kept apart from behaviour ([`client`], [`account`]); server errors
+//! arrive as typed RFC 7807 problems ([`Problem`]).
+
+pub mod account;
+pub mod client;
+pub mod csr;
+pub mod jws;
+pub mod key;
+pub mod nonce;
+pub mod problem;
+pub mod record;
+pub mod wire;
+
+pub use account::Account;
+pub use client::{Client, ClientSettings, Transport};
+pub use key::{AccountKey, JwsAlg, KeyType};
+pub use problem::{AcmeError, Problem};
+pub use record::{Endpoint, RequestOutcome, RequestRecord};
+
+use base64::Engine;
+
+/// base64url without padding, as JOSE and ACME use everywhere (RFC 8555 §6.1).
+pub fn b64(data: impl AsRef<[u8]>) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}

@@ -1,0 +1,160 @@
+//! Command line: the original interface (`hammer`, `seq`, `aseq`, `--mysql`, `--config`) plus
+//! run bounds and reports. Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::schedule::Schedule;
+use crate::units::parse_duration;
+
+/// Load tester for ACME (RFC 8555) certificate authorities.
+///
+/// Attackers run real subscriber journeys (account, order, challenge, finalize, download)
+/// against the target CA, answering its validations from wile-e-coyote's own challenge server.
+/// Exit codes: 0 run completed, 1 runtime error, 2 bad command line or config,
+/// 3 no chain succeeded.
+#[derive(Debug, Parser)]
+#[command(name = "wile-e-coyote", version, arg_required_else_help = true)]
+pub struct Cli {
+    /// TOML config file (target, challenge server, chains); `WEC_*` environment variables
+    /// override its keys, e.g. WEC_TARGET__DIRECTORY_URL.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Boulder's MySQL database, read-only: `user:pass@tcp(127.0.0.1:3306)/boulder` or a
+    /// `mysql://` URL.
+    #[arg(long, value_name = "MYSQLURI", global = true)]
+    pub mysql: Option<String>,
+
+    /// End the run after this long (e.g. 30s, 5m); without it, run until SIGINT or SIGTERM.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, global = true)]
+    pub duration: Option<Duration>,
+
+    /// Write the end-of-run report as JSON to FILE.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub report: Option<PathBuf>,
+
+    /// Allow a target that is a public CA's production or staging directory.
+    #[arg(long, global = true)]
+    pub allow_public_ca: bool,
+
+    #[command(subcommand)]
+    pub mode: Mode,
+}
+
+/// How many attackers run, over time.
+#[derive(Debug, Subcommand)]
+pub enum Mode {
+    /// Keep WORKERNUM attackers running.
+    Hammer {
+        /// Number of attackers.
+        #[arg(value_name = "WORKERNUM")]
+        workers: usize,
+    },
+    /// Run the i-th WORKERNUM attackers during the i-th INTERVAL; the last count then holds.
+    Seq {
+        /// Length of each step: seconds (30) or a duration (500ms, 2m).
+        #[arg(value_name = "INTERVAL", value_parser = parse_duration)]
+        interval: Duration,
+        /// Attacker counts, one per interval.
+        #[arg(value_name = "WORKERNUM", required = true)]
+        workers: Vec<usize>,
+    },
+    /// Start with WORKERINCREMENT attackers and add WORKERINCREMENT every INTERVAL, up to
+    /// FINALWORKERS (never above); that count then holds.
+    Aseq {
+        /// Attackers added at each step (and the starting count).
+        #[arg(value_name = "WORKERINCREMENT")]
+        increment: usize,
+        /// Final number of attackers.
+        #[arg(value_name = "FINALWORKERS")]
+        target: usize,
+        /// Length of each step: seconds (30) or a duration (500ms, 2m).
+        #[arg(value_name = "INTERVAL", value_parser = parse_duration)]
+        interval: Duration,
+    },
+}
+
+impl Mode {
+    pub fn schedule(&self) -> Schedule {
+        match self {
+            Mode::Hammer { workers } => Schedule::Hammer { workers: *workers },
+            Mode::Seq { interval, workers } => Schedule::Seq {
+                interval: *interval,
+                workers: workers.clone(),
+            },
+            Mode::Aseq {
+                increment,
+                target,
+                interval,
+            } => Schedule::Aseq {
+                increment: *increment,
+                target: *target,
+                interval: *interval,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("wile-e-coyote").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn original_modes_parse() {
+        let cli = parse(&["hammer", "8"]).unwrap();
+        assert_eq!(cli.mode.schedule(), Schedule::Hammer { workers: 8 });
+
+        let cli = parse(&["seq", "30", "1", "2", "4"]).unwrap();
+        assert_eq!(
+            cli.mode.schedule(),
+            Schedule::Seq {
+                interval: Duration::from_secs(30),
+                workers: vec![1, 2, 4]
+            }
+        );
+
+        let cli = parse(&["aseq", "2", "10", "500ms"]).unwrap();
+        assert_eq!(
+            cli.mode.schedule(),
+            Schedule::Aseq {
+                increment: 2,
+                target: 10,
+                interval: Duration::from_millis(500)
+            }
+        );
+    }
+
+    #[test]
+    fn global_options_before_or_after_the_mode() {
+        let cli = parse(&[
+            "--mysql",
+            "u:p@tcp(127.0.0.1:3306)/boulder",
+            "--duration",
+            "2m",
+            "hammer",
+            "1",
+            "--report",
+            "r.json",
+        ])
+        .unwrap();
+        assert_eq!(cli.duration, Some(Duration::from_secs(120)));
+        assert_eq!(cli.report.as_deref(), Some(std::path::Path::new("r.json")));
+        assert!(cli.mysql.is_some());
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["seq", "30"]).is_err(), "seq without counts");
+        assert!(parse(&["hammer", "-1"]).is_err());
+        assert!(parse(&["seq", "soon", "1"]).is_err());
+        assert!(parse(&["--duration", "forever", "hammer", "1"]).is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! Boulder's MySQL database, read-only.
+
+pub mod dsn;

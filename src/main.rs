@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    wile_e_coyote::run()
+}

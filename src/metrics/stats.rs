@@ -1,0 +1,287 @@
+//! Aggregation of chain and request records: counts and HDR latency histograms (bounded
+//! memory however long the run), failures grouped by reason.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::summary::{ChainSummary, FailureSummary, Percentiles, RequestSummary, Summary, Traffic};
+use super::{ChainDone, ChainOutcome};
+use crate::acme::{Endpoint, RequestOutcome, RequestRecord};
+
+/// Latencies are kept in microseconds from 1 µs to 1 hour with 3 significant digits.
+const MAX_MICROS: u64 = 3_600_000_000;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("static histogram bounds")
+}
+
+fn record(h: &mut Histogram<u64>, took: Duration) {
+    h.saturating_record((took.as_micros() as u64).clamp(1, MAX_MICROS));
+}
+
+/// Latencies of successes and failures, kept apart: a fast failure must not flatter p50.
+struct Latencies {
+    ok: Histogram<u64>,
+    failed: Histogram<u64>,
+}
+
+impl Latencies {
+    fn new() -> Self {
+        Latencies {
+            ok: histogram(),
+            failed: histogram(),
+        }
+    }
+}
+
+struct ChainStats {
+    interrupted: u64,
+    latency: Latencies,
+}
+
+struct EndpointStats {
+    bad_nonce: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    latency: Latencies,
+}
+
+struct FailureStats {
+    count: u64,
+    example: String,
+}
+
+/// Everything counted since the start of the run.
+#[derive(Default)]
+pub struct Stats {
+    chains: BTreeMap<&'static str, ChainStats>,
+    endpoints: BTreeMap<Endpoint, EndpointStats>,
+    failures: BTreeMap<(&'static str, String), FailureStats>,
+    bad_nonce_retries: u64,
+    attackers: usize,
+    peak_attackers: usize,
+}
+
+impl Stats {
+    pub fn set_attackers(&mut self, n: usize) {
+        self.attackers = n;
+        self.peak_attackers = self.peak_attackers.max(n);
+    }
+
+    pub fn chains_ok(&self) -> u64 {
+        self.chains.values().map(|c| c.latency.ok.len()).sum()
+    }
+
+    pub fn chains_failed(&self) -> u64 {
+        self.chains.values().map(|c| c.latency.failed.len()).sum()
+    }
+
+    pub fn add_chain(&mut self, done: &ChainDone) {
+        let chain = self.chains.entry(done.chain).or_insert_with(|| ChainStats {
+            interrupted: 0,
+            latency: Latencies::new(),
+        });
+        match &done.outcome {
+            ChainOutcome::Ok => record(&mut chain.latency.ok, done.took),
+            ChainOutcome::Failed { reason, message } => {
+                record(&mut chain.latency.failed, done.took);
+                let failure = self
+                    .failures
+                    .entry((done.chain, reason.clone()))
+                    .or_insert_with(|| FailureStats {
+                        count: 0,
+                        example: message.clone(),
+                    });
+                failure.count += 1;
+            }
+            ChainOutcome::Interrupted => chain.interrupted += 1,
+        }
+        self.bad_nonce_retries += u64::from(done.bad_nonce_retries);
+        for request in &done.requests {
+            self.add_request(request);
+        }
+    }
+
+    fn add_request(&mut self, r: &RequestRecord) {
+        let e = self
+            .endpoints
+            .entry(r.endpoint)
+            .or_insert_with(|| EndpointStats {
+                bad_nonce: 0,
+                bytes_in: 0,
+                bytes_out: 0,
+                latency: Latencies::new(),
+            });
+        e.bytes_in += r.bytes_in;
+        e.bytes_out += r.bytes_out;
+        match r.outcome {
+            RequestOutcome::Ok => record(&mut e.latency.ok, r.took),
+            RequestOutcome::Failed => record(&mut e.latency.failed, r.took),
+            RequestOutcome::BadNonceRetried => e.bad_nonce += 1,
+        }
+    }
+
+    pub fn summary(&self, elapsed: Duration) -> Summary {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        let chains = self
+            .chains
+            .iter()
+            .map(|(name, c)| {
+                let s = ChainSummary {
+                    ok: c.latency.ok.len(),
+                    failed: c.latency.failed.len(),
+                    interrupted: c.interrupted,
+                    rate_per_s: c.latency.ok.len() as f64 / secs,
+                    latency_ms: Percentiles::of(&c.latency.ok),
+                    failed_latency_ms: Percentiles::of(&c.latency.failed),
+                };
+                (name.to_string(), s)
+            })
+            .collect();
+        let requests = self
+            .endpoints
+            .iter()
+            .map(|(endpoint, e)| {
+                let total = e.latency.ok.len() + e.latency.failed.len() + e.bad_nonce;
+                let s = RequestSummary {
+                    ok: e.latency.ok.len(),
+                    failed: e.latency.failed.len(),
+                    bad_nonce_retried: e.bad_nonce,
+                    rate_per_s: total as f64 / secs,
+                    latency_ms: Percentiles::of(&e.latency.ok),
+                    failed_latency_ms: Percentiles::of(&e.latency.failed),
+                    bytes_in: e.bytes_in,
+                    bytes_out: e.bytes_out,
+                };
+                (endpoint.name().to_owned(), s)
+            })
+            .collect();
+        let mut failures: Vec<FailureSummary> = self
+            .failures
+            .iter()
+            .map(|((chain, reason), f)| FailureSummary {
+                chain: chain.to_string(),
+                reason: reason.clone(),
+                count: f.count,
+                example: f.example.clone(),
+            })
+            .collect();
+        failures.sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(&b.reason)));
+        let traffic = Traffic {
+            bytes_in: self.endpoints.values().map(|e| e.bytes_in).sum(),
+            bytes_out: self.endpoints.values().map(|e| e.bytes_out).sum(),
+        };
+        Summary {
+            duration_s: elapsed.as_secs_f64(),
+            peak_attackers: self.peak_attackers,
+            chains,
+            requests,
+            failures,
+            bad_nonce_retries: self.bad_nonce_retries,
+            traffic,
+        }
+    }
+}
+
+impl Percentiles {
+    fn of(h: &Histogram<u64>) -> Option<Percentiles> {
+        if h.is_empty() {
+            return None;
+        }
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        Some(Percentiles {
+            min: ms(h.min()),
+            mean: h.mean() / 1000.0,
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(endpoint: Endpoint, outcome: RequestOutcome, ms: u64) -> RequestRecord {
+        RequestRecord {
+            endpoint,
+            outcome,
+            status: 200,
+            took: Duration::from_millis(ms),
+            bytes_in: 100,
+            bytes_out: 50,
+        }
+    }
+
+    fn done(outcome: ChainOutcome, ms: u64, requests: Vec<RequestRecord>) -> ChainDone {
+        ChainDone {
+            chain: "issue",
+            took: Duration::from_millis(ms),
+            outcome,
+            requests,
+            bad_nonce_retries: 0,
+        }
+    }
+
+    #[test]
+    fn counts_rates_and_failures() {
+        let mut stats = Stats::default();
+        for ms in 1..=100 {
+            stats.add_chain(&done(
+                ChainOutcome::Ok,
+                ms,
+                vec![request(Endpoint::NewOrder, RequestOutcome::Ok, ms)],
+            ));
+        }
+        let failed = ChainOutcome::Failed {
+            reason: "acme:rejectedIdentifier".into(),
+            message: "first".into(),
+        };
+        stats.add_chain(&done(failed.clone(), 5, vec![]));
+        stats.add_chain(&done(failed, 6, vec![]));
+        stats.add_chain(&done(
+            ChainOutcome::Ok,
+            10,
+            vec![
+                request(Endpoint::NewOrder, RequestOutcome::BadNonceRetried, 1),
+                request(Endpoint::NewOrder, RequestOutcome::Ok, 1),
+            ],
+        ));
+        stats.add_chain(&done(ChainOutcome::Interrupted, 10, vec![]));
+
+        let s = stats.summary(Duration::from_secs(10));
+        let issue = &s.chains["issue"];
+        assert_eq!((issue.ok, issue.failed, issue.interrupted), (101, 2, 1));
+        assert!((issue.rate_per_s - 10.1).abs() < 1e-9);
+        let p = issue.latency_ms.as_ref().unwrap();
+        assert!((p.p50 - 50.0).abs() <= 0.05, "{p:?}");
+        assert!((p.p99 - 99.0).abs() <= 0.1, "{p:?}");
+        assert!((p.max - 100.0).abs() <= 0.1, "{p:?}");
+
+        let new_order = &s.requests["newOrder"];
+        assert_eq!(
+            (new_order.ok, new_order.failed, new_order.bad_nonce_retried),
+            (101, 0, 1)
+        );
+        assert_eq!(new_order.bytes_in, 102 * 100);
+        assert_eq!(s.traffic.bytes_out, 102 * 50);
+
+        assert_eq!(s.failures.len(), 1);
+        assert_eq!(s.failures[0].count, 2);
+        assert_eq!(s.failures[0].example, "first");
+    }
+
+    #[test]
+    fn peak_attackers_is_kept() {
+        let mut stats = Stats::default();
+        for n in [2, 8, 3] {
+            stats.set_attackers(n);
+        }
+        assert_eq!(stats.summary(Duration::from_secs(1)).peak_attackers, 8);
+    }
+}

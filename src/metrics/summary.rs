@@ -1,0 +1,187 @@
+//! The end-of-run summary: plain data (serialised into the JSON report) and its text table.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainSummary {
+    pub ok: u64,
+    pub failed: u64,
+    /// Cut short by shutdown after the grace period.
+    pub interrupted: u64,
+    /// Successful chains per second over the run.
+    pub rate_per_s: f64,
+    /// Latency of successful chains.
+    pub latency_ms: Option<Percentiles>,
+    pub failed_latency_ms: Option<Percentiles>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestSummary {
+    pub ok: u64,
+    pub failed: u64,
+    /// Refused with `badNonce` and re-sent (not counted in `failed`).
+    pub bad_nonce_retried: u64,
+    /// All exchanges per second over the run.
+    pub rate_per_s: f64,
+    pub latency_ms: Option<Percentiles>,
+    pub failed_latency_ms: Option<Percentiles>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureSummary {
+    pub chain: String,
+    pub reason: String,
+    pub count: u64,
+    /// The first message seen for this reason.
+    pub example: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Traffic {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub duration_s: f64,
+    pub peak_attackers: usize,
+    pub chains: BTreeMap<String, ChainSummary>,
+    pub requests: BTreeMap<String, RequestSummary>,
+    pub failures: Vec<FailureSummary>,
+    pub bad_nonce_retries: u64,
+    pub traffic: Traffic,
+}
+
+impl Summary {
+    pub fn chains_ok(&self) -> u64 {
+        self.chains.values().map(|c| c.ok).sum()
+    }
+
+    pub fn chains_failed(&self) -> u64 {
+        self.chains.values().map(|c| c.failed).sum()
+    }
+
+    /// Total requests per second (all endpoints, all outcomes).
+    pub fn requests_per_s(&self) -> f64 {
+        self.requests.values().map(|r| r.rate_per_s).sum()
+    }
+
+    /// The summary as aligned text tables.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "duration {:.1}s, peak attackers {}, chains ok {}, failed {}, requests/s {:.1}",
+            self.duration_s,
+            self.peak_attackers,
+            self.chains_ok(),
+            self.chains_failed(),
+            self.requests_per_s()
+        );
+        let _ = writeln!(
+            out,
+            "\n{:<14} {:>8} {:>7} {:>7} {:>8} {}",
+            "chain", "ok", "failed", "intr", "ok/s", LATENCY_HEADER
+        );
+        for (name, c) in &self.chains {
+            let _ = writeln!(
+                out,
+                "{:<14} {:>8} {:>7} {:>7} {:>8.2} {}",
+                name,
+                c.ok,
+                c.failed,
+                c.interrupted,
+                c.rate_per_s,
+                latency_cells(&c.latency_ms)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n{:<14} {:>8} {:>7} {:>7} {:>8} {}",
+            "request", "ok", "failed", "nonce", "req/s", LATENCY_HEADER
+        );
+        for (name, r) in &self.requests {
+            let _ = writeln!(
+                out,
+                "{:<14} {:>8} {:>7} {:>7} {:>8.2} {}",
+                name,
+                r.ok,
+                r.failed,
+                r.bad_nonce_retried,
+                r.rate_per_s,
+                latency_cells(&r.latency_ms)
+            );
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(out, "\nfailures by reason:");
+            for f in &self.failures {
+                let _ = writeln!(
+                    out,
+                    "  {:>7}  {:<10} {:<32} e.g. {}",
+                    f.count, f.chain, f.reason, f.example
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nbadNonce retries {}, traffic in {}, out {}",
+            self.bad_nonce_retries,
+            bytes(self.traffic.bytes_in),
+            bytes(self.traffic.bytes_out)
+        );
+        out
+    }
+}
+
+const LATENCY_HEADER: &str = "     min      p50      p90      p99      max (ms, ok only)";
+
+fn latency_cells(p: &Option<Percentiles>) -> String {
+    match p {
+        Some(p) => format!(
+            "{:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
+            p.min, p.p50, p.p90, p.p99, p.max
+        ),
+        None => format!("{:>8} {:>8} {:>8} {:>8} {:>8}", "-", "-", "-", "-", "-"),
+    }
+}
+
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_units() {
+        assert_eq!(bytes(512), "512.0 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(3 << 30), "3.0 GiB");
+    }
+}

@@ -1,0 +1,126 @@
+//! Human-friendly durations for the CLI and the config: `30` (seconds, as the original
+//! interface takes them), `500ms`, `2m`, `1h30m`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// Why a duration string was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid duration {input:?}: {reason} (examples: 30, 500ms, 2m, 1h30m)")]
+pub struct DurationError {
+    input: String,
+    reason: &'static str,
+}
+
+/// Parses a duration; a bare number means seconds.
+pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
+    let err = |reason| DurationError {
+        input: input.to_owned(),
+        reason,
+    };
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(err("empty"));
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return seconds(secs).ok_or_else(|| err("must be a finite, non-negative number"));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| err("a number needs a unit (ms, s, m, h)"))?;
+        if digits == 0 {
+            return Err(err("expected a number"));
+        }
+        let value: f64 = rest[..digits].parse().map_err(|_| err("bad number"))?;
+        let after = &rest[digits..];
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let scale = match &after[..unit_len] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            _ => return Err(err("unknown unit (use ms, s, m, h or d)")),
+        };
+        total += seconds(value * scale).ok_or_else(|| err("out of range"))?;
+        rest = &after[unit_len..];
+    }
+    Ok(total)
+}
+
+fn seconds(value: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(value).ok()
+}
+
+/// Formats a duration the way `parse_duration` reads it back (used in logs and reports).
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 != 0 || ms == 0 {
+        format!("{ms}ms")
+    } else {
+        format!("{}s", ms / 1000)
+    }
+}
+
+/// serde adapter so config files can say `timeout = "10s"` (or a bare number of seconds).
+pub fn deserialize_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Number(f64),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Text(s) => parse_duration(&s).map_err(serde::de::Error::custom),
+        Raw::Number(n) => seconds(n).ok_or_else(|| {
+            serde::de::Error::custom(format!("invalid duration {n}: must be non-negative"))
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_numbers_are_seconds() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn units_and_compounds() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(
+            parse_duration("1m30s250ms"),
+            Ok(Duration::from_millis(90_250))
+        );
+    }
+
+    #[test]
+    fn rejects_nonsense() {
+        for bad in ["", "abc", "10x", "-5", "m", "5 m", "1.2.3s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
+        let msg = parse_duration("10x").unwrap_err().to_string();
+        assert!(
+            msg.contains("\"10x\"") && msg.contains("unknown unit"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn format_round_trips() {
+        for s in ["500ms", "30s", "0ms", "1500ms"] {
+            assert_eq!(format_duration(parse_duration(s).unwrap()), s);
+        }
+    }
+}
