@@ -52,10 +52,19 @@ pub fn self_signed_pem() -> Vec<u8> {
     self_signed_ca("Test").0.to_pem().unwrap()
 }
 
-/// A leaf for `names`, signed by `ca`.
+/// A leaf for `names`, signed by `ca`, valid from now.
 pub fn issue_leaf(ca: &X509, ca_key: &PKey<Private>, names: &[&str]) -> X509 {
+    issue_leaf_from(ca, ca_key, names, 0)
+}
+
+/// A leaf for `names`, signed by `ca`, valid from `days` from now.
+pub fn issue_leaf_from(ca: &X509, ca_key: &PKey<Private>, names: &[&str], days: u32) -> X509 {
     let key = KeyType::P256.generate().unwrap();
     let mut b = builder(names[0], &key);
+    b.set_not_before(&Asn1Time::days_from_now(days).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(days + 1).unwrap())
+        .unwrap();
     b.set_issuer_name(ca.subject_name()).unwrap();
     let mut san = SubjectAlternativeName::new();
     for n in names {

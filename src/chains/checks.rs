@@ -1,8 +1,10 @@
 //! What the tool verifies about what the CA hands out; a CA that answers fast but wrong must
 //! not look healthy.
 
+use openssl::asn1::Asn1Time;
 use openssl::stack::Stack;
 use openssl::x509::store::X509Store;
+use openssl::x509::verify::X509VerifyFlags;
 use openssl::x509::{X509StoreContext, X509};
 
 use super::ChainError;
@@ -14,8 +16,12 @@ fn check(what: &'static str, detail: impl Into<String>) -> ChainError {
     }
 }
 
-/// Parses a PEM chain, checks the leaf covers every name, and (with `roots`) that the chain
-/// verifies up to one of them. Returns the leaf.
+/// Clock difference tolerated between the CA and the tool: a CA that stamps `notBefore` with
+/// its current second may otherwise look "not yet valid" for a moment.
+const CLOCK_SKEW_SECS: i64 = 60;
+
+/// Parses a PEM chain, checks the leaf covers every name and is valid now (within the clock
+/// skew), and (with `roots`) that the chain verifies up to one of them. Returns the leaf.
 pub fn certificate_chain(
     pem: &str,
     names: &[String],
@@ -47,6 +53,20 @@ pub fn certificate_chain(
             ),
         ));
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let stamp = |t: i64| Asn1Time::from_unix(t).map_err(|e| check("validity", e.to_string()));
+    if leaf.not_before() > stamp(now + CLOCK_SKEW_SECS)? || leaf.not_after() < stamp(now)? {
+        return Err(check(
+            "validity",
+            format!(
+                "certificate valid from {} to {}, not now",
+                leaf.not_before(),
+                leaf.not_after()
+            ),
+        ));
+    }
     if let Some(store) = roots {
         let mut chain = Stack::new().map_err(|e| check("chain", e.to_string()))?;
         for cert in certs {
@@ -70,10 +90,15 @@ pub fn certificate_chain(
     Ok(leaf)
 }
 
-/// A store of the PEM roots in `pem`.
+/// A store of the PEM roots in `pem`. Chain verification ignores time: the leaf's validity is
+/// checked with a clock-skew allowance instead, and a CA certificate made in the same second as
+/// the leaf would otherwise look "not yet valid" on a CA started a moment ago.
 pub fn root_store(pem: &[u8]) -> Result<X509Store, String> {
     let roots = X509::stack_from_pem(pem).map_err(|e| e.to_string())?;
     let mut builder = openssl::x509::store::X509StoreBuilder::new().map_err(|e| e.to_string())?;
+    builder
+        .set_flags(X509VerifyFlags::NO_CHECK_TIME)
+        .map_err(|e| e.to_string())?;
     for root in roots {
         builder.add_cert(root).map_err(|e| e.to_string())?;
     }
@@ -83,7 +108,7 @@ pub fn root_store(pem: &[u8]) -> Result<X509Store, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{issue_leaf, self_signed_ca};
+    use crate::test_support::{issue_leaf, issue_leaf_from, self_signed_ca};
 
     #[test]
     fn leaf_covering_names_and_chaining_to_root_passes() {
@@ -114,6 +139,15 @@ mod tests {
         let store = root_store(&other.to_pem().unwrap()).unwrap();
         let err = certificate_chain(&pem, &["a.wile.test".into()], Some(&store)).unwrap_err();
         assert_eq!(err.reason(), "check:chain");
+    }
+
+    #[test]
+    fn a_certificate_not_yet_valid_fails() {
+        let (root, root_key) = self_signed_ca("Test Root");
+        let leaf = issue_leaf_from(&root, &root_key, &["a.wile.test"], 2);
+        let pem = String::from_utf8(leaf.to_pem().unwrap()).unwrap();
+        let err = certificate_chain(&pem, &["a.wile.test".into()], None).unwrap_err();
+        assert_eq!(err.reason(), "check:validity");
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub struct Report<'a> {
 impl Report<'_> {
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        let tmp = path.with_extension("tmp");
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
         std::fs::write(&tmp, json)?;
         std::fs::rename(&tmp, path)
     }

@@ -1,0 +1,44 @@
+//! RFC 8555 §6.5: a client that gets `badNonce` retries with the fresh nonce it was given.
+//! Pebble rejecting half of all good nonces must not fail a single chain.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{report, run_bounded, show, wec, Pebble};
+
+#[test]
+fn every_chain_survives_half_the_nonces_being_rejected() {
+    let pebble = Pebble::start_with(&[("PEBBLE_WFE_NONCEREJECT", "50")]);
+    let report_path = pebble.path("report.json");
+    let out = run_bounded(
+        wec()
+            .arg("--config")
+            .arg(pebble.config())
+            .args(["--duration", "4s", "--report"])
+            .arg(&report_path)
+            .args(["hammer", "2"])
+            // 50% rejection: 20 retries leave a one-in-a-million chance per request.
+            .env("WEC_TARGET__BAD_NONCE_RETRIES", "20"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let r = report(&report_path);
+    let ok = r["chains"]["issue"]["ok"].as_u64().unwrap();
+    assert!(ok > 0, "{}", show(&out));
+    assert_eq!(r["chains"]["issue"]["failed"], 0, "{}", show(&out));
+
+    let retries = r["bad_nonce_retries"].as_u64().unwrap();
+    let per_endpoint: u64 = r["requests"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|e| e["bad_nonce_retried"].as_u64().unwrap())
+        .sum();
+    assert_eq!(retries, per_endpoint);
+    // Each chain makes at least 7 signed requests; about half are rejected at least once.
+    assert!(retries >= ok * 2, "{retries} retries for {ok} chains");
+    for (name, e) in r["requests"].as_object().unwrap() {
+        assert_eq!(e["failed"], 0, "{name} had failures");
+    }
+}

@@ -1,0 +1,206 @@
+//! Test harness: a real Pebble per test (started by `scripts/pebble-up` on free loopback
+//! ports), and the wile-e-coyote binary run against it with a bounded wait.
+#![allow(dead_code)] // each test file uses its own part of the harness
+
+use std::io::Read;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where the repository's scripts live.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Fails the test with instructions when a real part is not installed.
+pub fn require(tool: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "{tool} is not installed: run scripts/install-deps (Debian package pebble)"
+    );
+}
+
+/// A free TCP port on 127.0.0.1 that is also free for UDP (DNS needs both).
+fn free_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A running Pebble with its own ports and files; stopped on drop.
+pub struct Pebble {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub mgmt_port: u16,
+    pub http01_port: u16,
+    pub tlsalpn01_port: u16,
+    pub dns_port: u16,
+}
+
+impl Pebble {
+    pub fn start() -> Pebble {
+        Pebble::start_with(&[])
+    }
+
+    /// Starts Pebble with extra environment (e.g. `PEBBLE_WFE_NONCEREJECT`). Validation is
+    /// real: `PEBBLE_VA_ALWAYS_VALID` is removed and authorization reuse is off.
+    pub fn start_with(env: &[(&str, &str)]) -> Pebble {
+        require("pebble");
+        require("pebble-challtestsrv");
+        let dir = tempfile::tempdir().unwrap();
+        let ports: Vec<u16> = (0..6).map(|_| free_port()).collect();
+        let mut cmd = Command::new(repo().join("scripts/pebble-up"));
+        cmd.arg(dir.path())
+            .env_remove("PEBBLE_VA_ALWAYS_VALID")
+            .env("PEBBLE_AUTHZREUSE", "0")
+            .env("PEBBLE_PORT", ports[0].to_string())
+            .env("PEBBLE_MGMT_PORT", ports[1].to_string())
+            .env("HTTP01_PORT", ports[2].to_string())
+            .env("TLSALPN01_PORT", ports[3].to_string())
+            .env("DNS_PORT", ports[4].to_string())
+            .env("DNS_MGMT_PORT", ports[5].to_string());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let pebble = Pebble {
+            dir,
+            port: ports[0],
+            mgmt_port: ports[1],
+            http01_port: ports[2],
+            tlsalpn01_port: ports[3],
+            dns_port: ports[4],
+        };
+        assert!(
+            out.status.success(),
+            "scripts/pebble-up failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pebble
+    }
+
+    pub fn directory_url(&self) -> String {
+        format!("https://127.0.0.1:{}/dir", self.port)
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+
+    /// Writes a config targeting this Pebble: trusting its HTTPS certificate, answering http-01
+    /// on the port it validates, checking every chain against its root. Tests vary it through
+    /// `WEC_*` environment variables.
+    pub fn config(&self) -> PathBuf {
+        let toml = format!(
+            "[target]\ndirectory_url = \"{}\"\nca_cert = \"ca.pem\"\nrequest_timeout = \"10s\"\n\n\
+             [polling]\ninterval = \"20ms\"\nmax_interval = \"500ms\"\ntimeout = \"20s\"\n\n\
+             [challenge]\nhttp01_listen = [\"127.0.0.1:{}\"]\n\n\
+             [chains.issue]\nverify_root = \"root.pem\"\n\n\
+             [run]\ngrace_period = \"10s\"\n",
+            self.directory_url(),
+            self.http01_port
+        );
+        let path = self.path("wec.toml");
+        std::fs::write(&path, toml).unwrap();
+        path
+    }
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("scripts/pebble-down"))
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// The wile-e-coyote binary under test.
+pub fn wec() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wile-e-coyote"));
+    cmd.env_remove("RUST_LOG");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("WEC_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// Runs `cmd` to completion, killing it if it takes longer than `limit`.
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_bounded(child, limit)
+}
+
+/// Waits for `child` (whose stdout and stderr are piped), reading both pipes meanwhile so a
+/// chatty child never blocks on a full pipe; kills it after `limit`.
+pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let started = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    assert!(
+        !timed_out,
+        "wile-e-coyote did not finish within {limit:?}\n{}",
+        show(&out)
+    );
+    out
+}
+
+/// Reads a JSON report.
+pub fn report(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("no report at {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// stdout and stderr of a finished run, for assertion messages.
+pub fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
