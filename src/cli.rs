@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::schedule::Schedule;
+use crate::schedule::{Delta, Rate, Schedule, Workers};
 use crate::units::parse_duration;
 
 /// Load tester for ACME (RFC 8555) certificate authorities.
 ///
 /// Attackers run real subscriber journeys (account, order, challenge, finalize, download)
 /// against the target CA, answering its validations from wile-e-coyote's own challenge server.
+/// The mode may instead come from the config's [schedule] table; a mode given here wins.
 /// Exit codes: 0 run completed, 1 runtime error, 2 bad command line or config,
 /// 3 no chain succeeded.
 #[derive(Debug, Parser)]
@@ -41,7 +42,7 @@ pub struct Cli {
     pub allow_public_ca: bool,
 
     #[command(subcommand)]
-    pub mode: Mode,
+    pub mode: Option<Mode>,
 }
 
 /// How many attackers run, over time.
@@ -75,25 +76,50 @@ pub enum Mode {
         #[arg(value_name = "INTERVAL", value_parser = parse_duration)]
         interval: Duration,
     },
+    /// Start CHAINS_PER_SEC chains per second at scheduled instants, however slow the server
+    /// gets (open model); latency counts from each chain's scheduled start.
+    Rate {
+        /// Chains started per second.
+        #[arg(value_name = "CHAINS_PER_SEC")]
+        per_sec: f64,
+        /// Grow the rate by N chains/s every PERIOD, continuously (e.g. 5/1m).
+        #[arg(long, value_name = "N/PERIOD", value_parser = Delta::parse)]
+        delta: Option<Delta>,
+        /// Chains allowed in flight at once; starts beyond it are dropped and counted.
+        #[arg(long, value_name = "M", default_value_t = DEFAULT_MAX_IN_FLIGHT)]
+        max_in_flight: usize,
+    },
 }
+
+/// Default cap on chains in flight in `rate` mode.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
 
 impl Mode {
     pub fn schedule(&self) -> Schedule {
         match self {
-            Mode::Hammer { workers } => Schedule::Hammer { workers: *workers },
-            Mode::Seq { interval, workers } => Schedule::Seq {
+            Mode::Hammer { workers } => Schedule::Workers(Workers::Hammer { workers: *workers }),
+            Mode::Seq { interval, workers } => Schedule::Workers(Workers::Seq {
                 interval: *interval,
                 workers: workers.clone(),
-            },
+            }),
             Mode::Aseq {
                 increment,
                 target,
                 interval,
-            } => Schedule::Aseq {
+            } => Schedule::Workers(Workers::Aseq {
                 increment: *increment,
                 target: *target,
                 interval: *interval,
-            },
+            }),
+            Mode::Rate {
+                per_sec,
+                delta,
+                max_in_flight,
+            } => Schedule::Rate(Rate {
+                per_sec: *per_sec,
+                delta: *delta,
+                max_in_flight: *max_in_flight,
+            }),
         }
     }
 }
@@ -106,29 +132,56 @@ mod tests {
         Cli::try_parse_from(std::iter::once("wile-e-coyote").chain(args.iter().copied()))
     }
 
+    fn schedule(args: &[&str]) -> Schedule {
+        parse(args).unwrap().mode.unwrap().schedule()
+    }
+
     #[test]
     fn original_modes_parse() {
-        let cli = parse(&["hammer", "8"]).unwrap();
-        assert_eq!(cli.mode.schedule(), Schedule::Hammer { workers: 8 });
-
-        let cli = parse(&["seq", "30", "1", "2", "4"]).unwrap();
         assert_eq!(
-            cli.mode.schedule(),
-            Schedule::Seq {
+            schedule(&["hammer", "8"]),
+            Schedule::Workers(Workers::Hammer { workers: 8 })
+        );
+        assert_eq!(
+            schedule(&["seq", "30", "1", "2", "4"]),
+            Schedule::Workers(Workers::Seq {
                 interval: Duration::from_secs(30),
                 workers: vec![1, 2, 4]
-            }
+            })
         );
-
-        let cli = parse(&["aseq", "2", "10", "500ms"]).unwrap();
         assert_eq!(
-            cli.mode.schedule(),
-            Schedule::Aseq {
+            schedule(&["aseq", "2", "10", "500ms"]),
+            Schedule::Workers(Workers::Aseq {
                 increment: 2,
                 target: 10,
                 interval: Duration::from_millis(500)
-            }
+            })
         );
+    }
+
+    #[test]
+    fn rate_mode_parses_with_and_without_options() {
+        assert_eq!(
+            schedule(&["rate", "12.5"]),
+            Schedule::Rate(Rate {
+                per_sec: 12.5,
+                delta: None,
+                max_in_flight: DEFAULT_MAX_IN_FLIGHT
+            })
+        );
+        let Schedule::Rate(r) =
+            schedule(&["rate", "5", "--delta", "5/1m", "--max-in-flight", "40"])
+        else {
+            panic!("not rate")
+        };
+        assert_eq!(r.max_in_flight, 40);
+        assert_eq!(r.delta.unwrap().period, Duration::from_secs(60));
+        assert!(parse(&["rate", "5", "--delta", "fast"]).is_err());
+    }
+
+    #[test]
+    fn the_mode_may_come_from_the_config() {
+        assert!(parse(&["--config", "x.toml"]).unwrap().mode.is_none());
     }
 
     #[test]
@@ -151,7 +204,7 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_refused() {
-        assert!(parse(&[]).is_err());
+        assert!(parse(&[]).is_err(), "bare invocation prints usage");
         assert!(parse(&["seq", "30"]).is_err(), "seq without counts");
         assert!(parse(&["hammer", "-1"]).is_err());
         assert!(parse(&["seq", "soon", "1"]).is_err());

@@ -10,7 +10,10 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::acme::{JwsAlg, KeyType};
-use crate::units::deserialize_duration;
+use crate::units::{deserialize_duration, deserialize_option_duration};
+
+mod schedule_table;
+pub use schedule_table::ScheduleTable;
 
 /// Environment variables `WEC_<SECTION>__<KEY>` override file keys.
 pub const ENV_PREFIX: &str = "WEC";
@@ -31,6 +34,10 @@ pub struct Settings {
     pub run: Run,
     #[serde(default)]
     pub statsd: Statsd,
+    #[serde(default)]
+    pub control: Control,
+    /// The load schedule, used when the command line gives no mode.
+    pub schedule: Option<ScheduleTable>,
 }
 
 /// The CA under test and how to talk to it.
@@ -99,7 +106,7 @@ impl Default for Polling {
 }
 
 /// The challenge server the CA validates against.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Challenge {
     /// Addresses answering http-01 (`/.well-known/acme-challenge/{token}`).
@@ -180,9 +187,21 @@ impl NamesPerOrder {
 pub struct Run {
     /// Attacker threads (arbiters); 0 means one per CPU.
     pub threads: usize,
-    /// On shutdown, chains still running after this long are interrupted.
+    /// On shutdown or scale-down, chains still running after this long are interrupted.
     #[serde(deserialize_with = "deserialize_duration")]
     pub grace_period: Duration,
+    /// Pause of an attacker between two chains (closed model), as a real subscriber is not
+    /// always busy.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub think_time: Duration,
+    /// End `seq`/`aseq` runs when the last step's interval is over instead of holding the
+    /// final count.
+    pub stop_after_last_step: bool,
+    /// End the run after this long (`--duration` wins).
+    #[serde(deserialize_with = "deserialize_option_duration")]
+    pub duration: Option<Duration>,
+    /// Reload when the config file changes on disk (SIGHUP and `POST /reload` always work).
+    pub watch_config: bool,
 }
 
 impl Default for Run {
@@ -190,12 +209,38 @@ impl Default for Run {
         Run {
             threads: 0,
             grace_period: Duration::from_secs(30),
+            think_time: Duration::ZERO,
+            stop_after_last_step: false,
+            duration: None,
+            watch_config: true,
+        }
+    }
+}
+
+/// The control API (`GET /status`, `POST /reload`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Control {
+    pub enabled: bool,
+    /// `ip:port`; port 0 picks a free port (logged at start).
+    pub listen: String,
+    /// Bearer token required on every request when set; mandatory when `listen` is not a
+    /// loopback address.
+    pub token: Option<String>,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control {
+            enabled: true,
+            listen: "127.0.0.1:9180".into(),
+            token: None,
         }
     }
 }
 
 /// Where metrics go (the StatsD daemon).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Statsd {
     /// `host:port` of a StatsD daemon; metrics are not sent when absent.
@@ -213,7 +258,7 @@ pub enum ConfigError {
     #[error("config {file}: key `{key}`: {reason}")]
     Invalid {
         file: String,
-        key: &'static str,
+        key: String,
         reason: String,
     },
 }
@@ -256,13 +301,19 @@ impl Settings {
             .map_err(load_err)?;
         let base = file.and_then(Path::parent).unwrap_or(Path::new(""));
         settings.resolve_paths(base);
+        let invalid = |key: String, reason| ConfigError::Invalid {
+            file: name.clone(),
+            key,
+            reason,
+        };
         settings
             .validate()
-            .map_err(|(key, reason)| ConfigError::Invalid {
-                file: name,
-                key,
-                reason,
-            })?;
+            .map_err(|(key, reason)| invalid(key.to_owned(), reason))?;
+        if let Some(table) = &settings.schedule {
+            table
+                .to_schedule()
+                .map_err(|(key, reason)| invalid(key, reason))?;
+        }
         Ok(settings)
     }
 
@@ -370,6 +421,23 @@ impl Settings {
                 "run.threads",
                 format!("{} is more than 1024", self.run.threads),
             ));
+        }
+        if self.control.enabled {
+            let addr: SocketAddr = self.control.listen.parse().map_err(|e| {
+                (
+                    "control.listen",
+                    format!("{:?} is not an ip:port address: {e}", self.control.listen),
+                )
+            })?;
+            if !addr.ip().is_loopback() && self.control.token.is_none() {
+                return Err((
+                    "control.token",
+                    format!("required when control.listen ({addr}) is not a loopback address"),
+                ));
+            }
+            if self.control.token.as_ref().is_some_and(|t| t.len() < 16) {
+                return Err(("control.token", "must be at least 16 characters".into()));
+            }
         }
         if let Some(addr) = &self.statsd.address {
             if !addr.contains(':') {
@@ -543,6 +611,107 @@ mod tests {
         std::fs::write(&cfg, "[target]\nca_cert = \"ca.pem\"\n").unwrap();
         let s = Settings::load_with_env(Some(&cfg), Some(HashMap::new())).unwrap();
         assert_eq!(s.target.ca_cert, Some(dir.path().join("ca.pem")));
+    }
+
+    #[test]
+    fn schedule_table_gives_any_mode() {
+        use crate::schedule::{Schedule, Workers};
+        let s = load(
+            "[schedule]\nmode = \"seq\"\ninterval = \"30s\"\nworkers = [1, 4]\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            s.schedule.unwrap().to_schedule().unwrap(),
+            Schedule::Workers(Workers::Seq {
+                interval: Duration::from_secs(30),
+                workers: vec![1, 4]
+            })
+        );
+        let s = load(
+            "[schedule]\nmode = \"rate\"\nchains_per_sec = 2.5\ndelta = \"1/10s\"\n",
+            &[],
+        )
+        .unwrap();
+        let Schedule::Rate(rate) = s.schedule.unwrap().to_schedule().unwrap() else {
+            panic!("not rate")
+        };
+        assert_eq!(rate.max_in_flight, crate::cli::DEFAULT_MAX_IN_FLIGHT);
+        let s = load(
+            "",
+            &[
+                ("WEC_SCHEDULE__MODE", "hammer"),
+                ("WEC_SCHEDULE__WORKERS", "3"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            s.schedule.unwrap().to_schedule().unwrap(),
+            Schedule::Workers(Workers::Hammer { workers: 3 })
+        );
+    }
+
+    #[test]
+    fn schedule_table_errors_name_the_key() {
+        for (toml, key, why) in [
+            (
+                "mode = \"hammer\"\nworkers = \"many\"",
+                "workers",
+                "a number of attackers",
+            ),
+            (
+                "mode = \"hammer\"",
+                "`schedule.workers`",
+                "required by mode = \"hammer\"",
+            ),
+            (
+                "mode = \"aseq\"\nincrement = 2\ninterval = 1",
+                "`schedule.final_workers`",
+                "required",
+            ),
+            (
+                "mode = \"rate\"\nchains_per_sec = 1\ndelta = \"x\"",
+                "`schedule.delta`",
+                "N/PERIOD",
+            ),
+            (
+                "mode = \"rate\"\nchains_per_sec = -1",
+                "`schedule`",
+                "CHAINS_PER_SEC",
+            ),
+            ("mode = \"stampede\"", "`schedule.mode`", "stampede"),
+            (
+                "mode = \"hammer\"\nworkers = 1\nwrokers = 2",
+                "wrokers",
+                "unknown field",
+            ),
+        ] {
+            let msg = load(&format!("[schedule]\n{toml}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(key) && msg.contains(why), "{toml}: {msg}");
+        }
+    }
+
+    #[test]
+    fn control_api_off_loopback_needs_a_token() {
+        let msg = load("[control]\nlisten = \"0.0.0.0:9180\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("`control.token`") && msg.contains("loopback"),
+            "{msg}"
+        );
+        let msg = load("[control]\ntoken = \"short\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("16 characters"), "{msg}");
+        let ok = load(
+            "[control]\nlisten = \"0.0.0.0:9180\"\ntoken = \"0123456789abcdef\"\n",
+            &[],
+        );
+        assert!(ok.is_ok());
+        assert!(load("[control]\nenabled = false\nlisten = \"nonsense\"\n", &[]).is_ok());
     }
 
     #[test]

@@ -1,51 +1,38 @@
 //! One run of the daemon inside the actix System: reach the target, start the challenge
-//! server, the Metrics and Ramp actors, wait for the end (duration or signal), shut down
-//! gracefully and hand back the summary.
+//! server, the Metrics and Ramp actors, the control API and the reload triggers; wait for the
+//! end (duration, end of schedule, or signal); shut down gracefully; hand back the summary.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
-use anyhow::Context as _;
-use openssl::x509::X509;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
 
-use crate::acme::Transport;
 use crate::attacker::Shared;
+use crate::chains::Catalogue;
 use crate::challenge::{http01, Registry};
 use crate::config::Settings;
 use crate::metrics::summary::Summary;
 use crate::metrics::{GetSummary, Metrics};
-use crate::ramp::{AbortAll, Ramp, Shutdown};
+use crate::ramp::{AbortAll, Ramp, Reload, Shutdown};
+use crate::reload::{self, ReloadSource};
 use crate::schedule::Schedule;
+use crate::target::Target;
 
 /// How often the progress line is logged.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
-/// Runs the load test until `duration` elapses or SIGINT/SIGTERM arrives.
+/// Runs the load test until `duration` elapses, the schedule ends (when configured to), or
+/// SIGINT/SIGTERM arrives.
 pub async fn run(
     settings: Settings,
     schedule: Schedule,
     duration: Option<Duration>,
+    reload_source: ReloadSource,
 ) -> anyhow::Result<Summary> {
-    let settings = Arc::new(settings);
-    let tls_roots = match &settings.target.ca_cert {
-        Some(path) => X509::stack_from_pem(&std::fs::read(path)?)?,
-        None => Vec::new(),
-    };
-    let verify_roots = match &settings.chains.issue.verify_root {
-        Some(path) => Some(std::fs::read(path)?),
-        None => None,
-    };
-
-    let client_settings = settings.client_settings();
-    let http = Transport::http_client(&tls_roots, &client_settings).map_err(anyhow::Error::msg)?;
-    let url = settings.target.directory_url.clone();
-    let (directory, _) = Transport::new(http, client_settings)
-        .fetch_directory(&url)
-        .await;
-    let directory = directory.with_context(|| format!("cannot use the ACME directory {url}"))?;
-    log::info!("target {url}: directory read");
+    let target = Target::connect(&settings).await?;
+    log::info!("target {}: directory read", settings.target.directory_url);
 
     let registry = Registry::new(settings.challenge.ttl).start();
     let http01 = http01::start(registry.clone(), &settings.http01_addrs())?;
@@ -60,20 +47,64 @@ pub async fn run(
         n => n,
     };
     let grace = settings.run.grace_period;
-    let shared = Arc::new(Shared {
+    let control_settings = settings.control.clone();
+    let watch = settings.run.watch_config;
+    let shared = Shared::new(
         settings,
-        directory: Arc::new(directory),
-        tls_roots,
-        verify_roots,
+        target,
         registry,
-        metrics: metrics.clone(),
+        metrics.clone(),
+        Arc::new(Catalogue),
+    )?;
+    let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
+    let ramp = Ramp::new(
+        schedule,
+        Arc::new(shared),
+        threads,
+        reload_source.clone(),
+        ended_tx,
+    )
+    .start();
+
+    let control = if control_settings.enabled {
+        let (handle, addrs) =
+            crate::control::start(&control_settings, ramp.clone(), metrics.clone())?;
+        let shown: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+        log::info!(
+            "control API on http://{} (GET /status, POST /reload)",
+            shown.join(", http://")
+        );
+        Some(handle)
+    } else {
+        None
+    };
+    let _watcher = match (&reload_source.path, watch) {
+        (Some(path), true) => {
+            let ramp = ramp.clone();
+            let watcher = reload::watch(path, move || {
+                ramp.do_send(Reload {
+                    cause: "config file changed",
+                })
+            })
+            .map_err(|e| anyhow::anyhow!("watching {}: {e}", path.display()))?;
+            Some(watcher)
+        }
+        _ => None,
+    };
+    let mut hangup = signal(SignalKind::hangup())?;
+    let reloader = ramp.clone();
+    actix_rt::spawn(async move {
+        while hangup.recv().await.is_some() {
+            // The Ramp logs the outcome either way.
+            let _ = reloader.send(Reload { cause: "SIGHUP" }).await;
+        }
     });
-    let ramp = Ramp::new(schedule, shared, threads).start();
 
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let why = tokio::select! {
         _ = sleep_or_forever(duration) => "duration reached",
+        _ = ended_rx.recv() => "schedule over",
         _ = interrupt.recv() => "SIGINT",
         _ = terminate.recv() => "SIGTERM",
     };
@@ -89,6 +120,9 @@ pub async fn run(
         }
     }
     let summary = metrics.send(GetSummary).await?;
+    if let Some(control) = control {
+        control.stop(true).await;
+    }
     http01.stop(true).await;
     Ok(summary)
 }

@@ -9,12 +9,15 @@ pub mod chains;
 pub mod challenge;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod db;
 pub mod metrics;
 pub mod ramp;
+pub mod reload;
 pub mod safety;
 pub mod schedule;
+pub mod target;
 pub mod units;
 
 #[cfg(test)]
@@ -94,8 +97,23 @@ fn execute(cli: Cli) -> Result<u8, Fatal> {
     settings
         .check_public_ca(cli.allow_public_ca)
         .map_err(|e| Fatal::usage(anyhow::Error::msg(e)))?;
-    let schedule = cli.mode.schedule();
+    let schedule = match (&cli.mode, &settings.schedule) {
+        (Some(mode), _) => mode.schedule(),
+        (None, Some(table)) => table
+            .to_schedule()
+            .expect("the schedule table was validated with the config"),
+        (None, None) => {
+            return Err(Fatal::usage(anyhow::anyhow!(
+                "no schedule: give a mode (hammer, seq, aseq, rate) or a [schedule] table in the config"
+            )))
+        }
+    };
     schedule.validate().map_err(Fatal::usage)?;
+    let duration = cli.duration.or(settings.run.duration);
+    let reload_source = reload::ReloadSource {
+        path: cli.config.clone(),
+        allow_public_ca: cli.allow_public_ca,
+    };
     if let Some(mysql) = &cli.mysql {
         let url = db::dsn::to_url(mysql).map_err(Fatal::usage)?;
         log::info!("Boulder database {}", db::dsn::redacted(&url));
@@ -107,7 +125,12 @@ fn execute(cli: Cli) -> Result<u8, Fatal> {
         .map_or(0, |d| d.as_secs());
     let system = actix_rt::System::new();
     let summary = system
-        .block_on(daemon::run(settings, schedule.clone(), cli.duration))
+        .block_on(daemon::run(
+            settings,
+            schedule.clone(),
+            duration,
+            reload_source,
+        ))
         .map_err(Fatal::runtime)?;
 
     println!(

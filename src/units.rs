@@ -84,6 +84,13 @@ pub fn deserialize_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration,
     }
 }
 
+/// serde adapter for an optional duration.
+pub fn deserialize_option_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    deserialize_duration(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

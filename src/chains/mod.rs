@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use actix::Addr;
+use futures_util::future::LocalBoxFuture;
 use openssl::x509::store::X509Store;
 
 use crate::acme::wire::Directory;
@@ -50,6 +51,31 @@ impl ChainKind {
         match self {
             ChainKind::Issue => issue::run(client, env).await,
         }
+    }
+}
+
+/// A chain about to run: its name (the `{chain}` in metrics) and the journey itself.
+pub type Journey = (
+    &'static str,
+    LocalBoxFuture<'static, Result<(), ChainError>>,
+);
+
+/// Chooses an attacker's next journey. [`Catalogue`] holds the real chains; actor tests and
+/// benchmarks supply purpose-built ones (a chain that panics, a fixed wait) through this trait.
+pub trait Journeys: Send + Sync {
+    fn next(&self, client: Rc<Client>, env: Rc<ChainEnv>) -> Journey;
+}
+
+/// The real chains.
+pub struct Catalogue;
+
+impl Journeys for Catalogue {
+    fn next(&self, client: Rc<Client>, env: Rc<ChainEnv>) -> Journey {
+        let kind = ChainKind::Issue;
+        (
+            kind.name(),
+            Box::pin(async move { kind.run(&client, &env).await }),
+        )
     }
 }
 

@@ -41,6 +41,21 @@ pub struct ChainDone {
 #[rtype(result = "()")]
 pub struct AttackerCount(pub usize);
 
+/// Open model: chain starts that could not happen because `max_in_flight` chains were running.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct StartsDropped(pub u64);
+
+/// An attacker was restarted by its supervisor after a crash.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AttackerRestarted;
+
+/// Chains ok and failed so far, cheaply (for the status API).
+#[derive(Debug, Message)]
+#[rtype(result = "(u64, u64)")]
+pub struct GetCounts;
+
 /// The summary so far.
 #[derive(Debug, Message)]
 #[rtype(result = "Summary")]
@@ -94,6 +109,30 @@ impl Handler<AttackerCount> for Metrics {
 
     fn handle(&mut self, msg: AttackerCount, _: &mut Context<Self>) {
         self.stats.set_attackers(msg.0);
+    }
+}
+
+impl Handler<StartsDropped> for Metrics {
+    type Result = ();
+
+    fn handle(&mut self, msg: StartsDropped, _: &mut Context<Self>) {
+        self.stats.add_dropped(msg.0);
+    }
+}
+
+impl Handler<AttackerRestarted> for Metrics {
+    type Result = ();
+
+    fn handle(&mut self, _: AttackerRestarted, _: &mut Context<Self>) {
+        self.stats.add_restart();
+    }
+}
+
+impl Handler<GetCounts> for Metrics {
+    type Result = MessageResult<GetCounts>;
+
+    fn handle(&mut self, _: GetCounts, _: &mut Context<Self>) -> Self::Result {
+        MessageResult((self.stats.chains_ok(), self.stats.chains_failed()))
     }
 }
 

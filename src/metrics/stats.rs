@@ -60,6 +60,8 @@ pub struct Stats {
     endpoints: BTreeMap<Endpoint, EndpointStats>,
     failures: BTreeMap<(&'static str, String), FailureStats>,
     bad_nonce_retries: u64,
+    dropped_starts: u64,
+    attacker_restarts: u64,
     attackers: usize,
     peak_attackers: usize,
 }
@@ -68,6 +70,14 @@ impl Stats {
     pub fn set_attackers(&mut self, n: usize) {
         self.attackers = n;
         self.peak_attackers = self.peak_attackers.max(n);
+    }
+
+    pub fn add_dropped(&mut self, n: u64) {
+        self.dropped_starts += n;
+    }
+
+    pub fn add_restart(&mut self) {
+        self.attacker_restarts += 1;
     }
 
     pub fn chains_ok(&self) -> u64 {
@@ -180,6 +190,8 @@ impl Stats {
             requests,
             failures,
             bad_nonce_retries: self.bad_nonce_retries,
+            dropped_starts: self.dropped_starts,
+            attacker_restarts: self.attacker_restarts,
             traffic,
         }
     }

@@ -67,6 +67,10 @@ pub struct Summary {
     pub requests: BTreeMap<String, RequestSummary>,
     pub failures: Vec<FailureSummary>,
     pub bad_nonce_retries: u64,
+    /// Open model: starts not made because `max_in_flight` chains were running.
+    pub dropped_starts: u64,
+    /// Attackers restarted by their supervisor after a crash.
+    pub attacker_restarts: u64,
     pub traffic: Traffic,
 }
 
@@ -139,6 +143,13 @@ impl Summary {
                     f.count, f.chain, f.reason, f.example
                 );
             }
+        }
+        if self.dropped_starts > 0 || self.attacker_restarts > 0 {
+            let _ = writeln!(
+                out,
+                "\ndropped starts {} (max_in_flight reached), attacker restarts {}",
+                self.dropped_starts, self.attacker_restarts
+            );
         }
         let _ = writeln!(
             out,

@@ -108,7 +108,8 @@ impl Pebble {
              [polling]\ninterval = \"20ms\"\nmax_interval = \"500ms\"\ntimeout = \"20s\"\n\n\
              [challenge]\nhttp01_listen = [\"127.0.0.1:{}\"]\n\n\
              [chains.issue]\nverify_root = \"root.pem\"\n\n\
-             [run]\ngrace_period = \"10s\"\n",
+             [run]\ngrace_period = \"10s\"\n\n\
+             [control]\nlisten = \"127.0.0.1:0\"\n",
             self.directory_url(),
             self.http01_port
         );

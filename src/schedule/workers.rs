@@ -1,12 +1,14 @@
-//! The load schedule as pure functions of elapsed time: no clock, no actor. The Ramp asks
-//! "how many attackers at `t`?" and "when does that number next change?".
+//! The closed-model modes of the original interface: how many attackers to keep alive at
+//! elapsed time `t`, and when that number next changes.
 
 use std::time::Duration;
+
+use super::ScheduleError;
 
 /// How many attackers to keep alive over time (closed model: each attacker runs chains back to
 /// back, so the load follows the server's speed).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Schedule {
+pub enum Workers {
     /// A constant number of attackers.
     Hammer { workers: usize },
     /// `workers[i]` during the i-th `interval`; the last count holds afterwards.
@@ -22,25 +24,12 @@ pub enum Schedule {
     },
 }
 
-/// Why a schedule cannot run.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ScheduleError {
-    #[error("INTERVAL must be longer than zero")]
-    ZeroInterval,
-    #[error("seq needs at least one WORKERNUM")]
-    EmptySeq,
-    #[error("WORKERINCREMENT must be at least 1")]
-    ZeroIncrement,
-    #[error("FINALWORKERS ({target}) must be at least WORKERINCREMENT ({increment})")]
-    TargetBelowIncrement { increment: usize, target: usize },
-}
-
-impl Schedule {
+impl Workers {
     /// Checks the invariants the functions below rely on.
     pub fn validate(&self) -> Result<(), ScheduleError> {
         match self {
-            Schedule::Hammer { .. } => Ok(()),
-            Schedule::Seq { interval, workers } => {
+            Workers::Hammer { .. } => Ok(()),
+            Workers::Seq { interval, workers } => {
                 if interval.is_zero() {
                     Err(ScheduleError::ZeroInterval)
                 } else if workers.is_empty() {
@@ -49,7 +38,7 @@ impl Schedule {
                     Ok(())
                 }
             }
-            Schedule::Aseq {
+            Workers::Aseq {
                 increment,
                 target,
                 interval,
@@ -73,11 +62,11 @@ impl Schedule {
     /// Index of the step in force at `elapsed` (0 for `hammer`); stops growing at the last step.
     pub fn step_at(&self, elapsed: Duration) -> usize {
         match self {
-            Schedule::Hammer { .. } => 0,
-            Schedule::Seq { interval, workers } => {
+            Workers::Hammer { .. } => 0,
+            Workers::Seq { interval, workers } => {
                 interval_index(elapsed, *interval).min(workers.len() - 1)
             }
-            Schedule::Aseq {
+            Workers::Aseq {
                 increment,
                 target,
                 interval,
@@ -89,9 +78,9 @@ impl Schedule {
     pub fn workers_at(&self, elapsed: Duration) -> usize {
         let step = self.step_at(elapsed);
         match self {
-            Schedule::Hammer { workers } => *workers,
-            Schedule::Seq { workers, .. } => workers[step],
-            Schedule::Aseq {
+            Workers::Hammer { workers } => *workers,
+            Workers::Seq { workers, .. } => workers[step],
+            Workers::Aseq {
                 increment, target, ..
             } => (increment * (step + 1)).min(*target),
         }
@@ -101,9 +90,9 @@ impl Schedule {
     /// final count holds for good.
     pub fn next_change_after(&self, elapsed: Duration) -> Option<Duration> {
         let (interval, last_step) = match self {
-            Schedule::Hammer { .. } => return None,
-            Schedule::Seq { interval, workers } => (*interval, workers.len() - 1),
-            Schedule::Aseq {
+            Workers::Hammer { .. } => return None,
+            Workers::Seq { interval, workers } => (*interval, workers.len() - 1),
+            Workers::Aseq {
                 increment,
                 target,
                 interval,
@@ -113,25 +102,26 @@ impl Schedule {
         (next <= last_step).then(|| interval * next as u32)
     }
 
-    /// Elapsed time at which the last step starts (zero for `hammer`).
-    pub fn last_step_starts(&self) -> Duration {
+    /// Elapsed time at which the last step's interval ends, for runs configured to stop there
+    /// (`None` for `hammer`, which has no steps).
+    pub fn last_step_ends(&self) -> Option<Duration> {
         match self {
-            Schedule::Hammer { .. } => Duration::ZERO,
-            Schedule::Seq { interval, workers } => *interval * (workers.len() as u32 - 1),
-            Schedule::Aseq {
+            Workers::Hammer { .. } => None,
+            Workers::Seq { interval, workers } => Some(*interval * workers.len() as u32),
+            Workers::Aseq {
                 increment,
                 target,
                 interval,
-            } => *interval * aseq_last_step(*increment, *target) as u32,
+            } => Some(*interval * (aseq_last_step(*increment, *target) as u32 + 1)),
         }
     }
 
     /// The largest attacker count the schedule ever asks for.
     pub fn peak(&self) -> usize {
         match self {
-            Schedule::Hammer { workers } => *workers,
-            Schedule::Seq { workers, .. } => workers.iter().copied().max().unwrap_or(0),
-            Schedule::Aseq { target, .. } => *target,
+            Workers::Hammer { workers } => *workers,
+            Workers::Seq { workers, .. } => workers.iter().copied().max().unwrap_or(0),
+            Workers::Aseq { target, .. } => *target,
         }
     }
 
@@ -139,12 +129,12 @@ impl Schedule {
     pub fn describe(&self) -> String {
         use crate::units::format_duration as fmt;
         match self {
-            Schedule::Hammer { workers } => format!("hammer {workers}"),
-            Schedule::Seq { interval, workers } => {
+            Workers::Hammer { workers } => format!("hammer {workers}"),
+            Workers::Seq { interval, workers } => {
                 let counts: Vec<String> = workers.iter().map(usize::to_string).collect();
                 format!("seq {} {}", fmt(*interval), counts.join(" "))
             }
-            Schedule::Aseq {
+            Workers::Aseq {
                 increment,
                 target,
                 interval,
@@ -174,17 +164,18 @@ mod tests {
 
     #[test]
     fn hammer_is_constant() {
-        let h = Schedule::Hammer { workers: 7 };
+        let h = Workers::Hammer { workers: 7 };
         for t in [0, 1, 3600, 86400 * 365] {
             assert_eq!(h.workers_at(s(t)), 7);
             assert_eq!(h.next_change_after(s(t)), None);
         }
         assert_eq!(h.peak(), 7);
+        assert_eq!(h.last_step_ends(), None);
     }
 
     #[test]
     fn seq_changes_exactly_at_each_boundary() {
-        let seq = Schedule::Seq {
+        let seq = Workers::Seq {
             interval: s(10),
             workers: vec![1, 5, 3],
         };
@@ -200,7 +191,7 @@ mod tests {
 
     #[test]
     fn seq_next_change() {
-        let seq = Schedule::Seq {
+        let seq = Workers::Seq {
             interval: Duration::from_millis(500),
             workers: vec![1, 2, 3],
         };
@@ -218,12 +209,12 @@ mod tests {
         );
         assert_eq!(seq.next_change_after(s(1) - EPS), Some(s(1)));
         assert_eq!(seq.next_change_after(s(1)), None);
-        assert_eq!(seq.last_step_starts(), s(1));
+        assert_eq!(seq.last_step_ends(), Some(Duration::from_millis(1500)));
     }
 
     #[test]
     fn aseq_grows_then_clamps() {
-        let a = Schedule::Aseq {
+        let a = Workers::Aseq {
             increment: 4,
             target: 10,
             interval: s(30),
@@ -239,13 +230,13 @@ mod tests {
         assert_eq!(a.next_change_after(s(30)), Some(s(60)));
         assert_eq!(a.next_change_after(s(60) - EPS), Some(s(60)));
         assert_eq!(a.next_change_after(s(60)), None);
-        assert_eq!(a.last_step_starts(), s(60));
+        assert_eq!(a.last_step_ends(), Some(s(90)));
         assert_eq!(a.peak(), 10);
     }
 
     #[test]
     fn aseq_exact_multiple_reaches_target() {
-        let a = Schedule::Aseq {
+        let a = Workers::Aseq {
             increment: 5,
             target: 15,
             interval: s(1),
@@ -257,7 +248,7 @@ mod tests {
 
     #[test]
     fn aseq_single_step_when_target_equals_increment() {
-        let a = Schedule::Aseq {
+        let a = Workers::Aseq {
             increment: 3,
             target: 3,
             interval: s(1),
@@ -268,17 +259,17 @@ mod tests {
 
     #[test]
     fn validation_names_the_problem() {
-        let zero = Schedule::Seq {
+        let zero = Workers::Seq {
             interval: Duration::ZERO,
             workers: vec![1],
         };
         assert_eq!(zero.validate(), Err(ScheduleError::ZeroInterval));
-        let empty = Schedule::Seq {
+        let empty = Workers::Seq {
             interval: s(1),
             workers: vec![],
         };
         assert_eq!(empty.validate(), Err(ScheduleError::EmptySeq));
-        let below = Schedule::Aseq {
+        let below = Workers::Aseq {
             increment: 5,
             target: 2,
             interval: s(1),
@@ -288,7 +279,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("FINALWORKERS (2)"));
-        let no_inc = Schedule::Aseq {
+        let no_inc = Workers::Aseq {
             increment: 0,
             target: 2,
             interval: s(1),
@@ -298,12 +289,12 @@ mod tests {
 
     #[test]
     fn describe_reads_like_the_cli() {
-        let seq = Schedule::Seq {
+        let seq = Workers::Seq {
             interval: Duration::from_millis(500),
             workers: vec![1, 2],
         };
         assert_eq!(seq.describe(), "seq 500ms 1 2");
-        let a = Schedule::Aseq {
+        let a = Workers::Aseq {
             increment: 2,
             target: 8,
             interval: s(30),

@@ -1,0 +1,141 @@
+//! The Ramp under 1,000 and 10,000 attackers, without a CA: how late the Ramp applies step
+//! changes, and how much memory idle attackers cost. Chains are a fixed wait (what is measured
+//! is the Ramp, not a server). Run: `cargo bench --bench ramp`.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Actor;
+use tokio::sync::mpsc;
+use wile_e_coyote::acme::Client;
+use wile_e_coyote::attacker::Shared;
+use wile_e_coyote::chains::{ChainEnv, Journey, Journeys};
+use wile_e_coyote::challenge::Registry;
+use wile_e_coyote::config::Settings;
+use wile_e_coyote::metrics::Metrics;
+use wile_e_coyote::ramp::{GetStatus, Ramp, Shutdown};
+use wile_e_coyote::reload::ReloadSource;
+use wile_e_coyote::schedule::{Schedule, Workers};
+use wile_e_coyote::target::Target;
+
+struct Wait(Duration);
+
+impl Journeys for Wait {
+    fn next(&self, _: Rc<Client>, _: Rc<ChainEnv>) -> Journey {
+        let wait = self.0;
+        (
+            "wait",
+            Box::pin(async move {
+                actix_rt::time::sleep(wait).await;
+                Ok(())
+            }),
+        )
+    }
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn start(schedule: Schedule, chain: Duration, think: Duration) -> actix::Addr<Ramp> {
+    let mut settings = Settings::load_with_env(None, Some(Default::default())).unwrap();
+    settings.run.think_time = think;
+    settings.run.grace_period = Duration::from_secs(1);
+    let directory = serde_json::from_str(
+        r#"{"newNonce":"http://127.0.0.1:1/n","newAccount":"http://127.0.0.1:1/a","newOrder":"http://127.0.0.1:1/o"}"#,
+    )
+    .unwrap();
+    let target = Target {
+        tls_roots: vec![],
+        directory,
+    };
+    let shared = Shared::new(
+        settings,
+        target,
+        Registry::new(Duration::from_secs(60)).start(),
+        Metrics::new(Duration::ZERO).start(),
+        Arc::new(Wait(chain)),
+    )
+    .unwrap();
+    let (ended, _) = mpsc::unbounded_channel();
+    let source = ReloadSource {
+        path: None,
+        allow_public_ca: false,
+    };
+    Ramp::new(schedule, Arc::new(shared), 2, source, ended).start()
+}
+
+async fn step_lateness() {
+    // 40 steps of 250 ms alternating between 1,000 and 500 attackers whose chains take 50 ms.
+    let workers = (0..40)
+        .map(|i| if i % 2 == 0 { 1000 } else { 500 })
+        .collect();
+    let schedule = Schedule::Workers(Workers::Seq {
+        interval: Duration::from_millis(250),
+        workers,
+    });
+    let ramp = start(schedule, Duration::from_millis(50), Duration::ZERO);
+    actix_rt::time::sleep(Duration::from_millis(40 * 250 + 100)).await;
+    let status = ramp.send(GetStatus).await.unwrap();
+    println!(
+        "step lateness with 1,000 attackers ({} steps of 250 ms, 1000 <-> 500, 50 ms chains): \
+         p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms; attackers at the end {}",
+        status.lateness.count,
+        status.lateness.p50_ms,
+        status.lateness.p99_ms,
+        status.lateness.max_ms,
+        status.attackers
+    );
+    ramp.send(Shutdown {
+        grace: Duration::from_secs(1),
+    })
+    .await
+    .unwrap();
+}
+
+async fn idle_memory(n: usize) {
+    let before = rss_kib();
+    // Each attacker runs one instant chain, then thinks for an hour: idle between chains.
+    let schedule = Schedule::Workers(Workers::Hammer { workers: n });
+    let ramp = start(schedule, Duration::ZERO, Duration::from_secs(3600));
+    actix_rt::time::sleep(Duration::from_secs(3)).await;
+    let status = ramp.send(GetStatus).await.unwrap();
+    let after = rss_kib();
+    println!(
+        "{n} idle attackers: RSS {} KiB before, {} KiB with them ({:.1} KiB each); attackers {}",
+        before,
+        after,
+        (after - before) as f64 / n as f64,
+        status.attackers
+    );
+    ramp.send(Shutdown {
+        grace: Duration::from_secs(1),
+    })
+    .await
+    .unwrap();
+}
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_default();
+    actix_rt::System::new().block_on(async {
+        match which.as_str() {
+            "idle-1000" => idle_memory(1_000).await,
+            "idle-10000" => idle_memory(10_000).await,
+            "lateness" => step_lateness().await,
+            _ => {
+                // Memory first, each in a fresh process so one does not inflate the other.
+                let exe = std::env::current_exe().unwrap();
+                for case in ["lateness", "idle-1000", "idle-10000"] {
+                    let status = std::process::Command::new(&exe).arg(case).status().unwrap();
+                    assert!(status.success(), "{case} failed");
+                }
+            }
+        }
+    });
+}

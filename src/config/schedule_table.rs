@@ -1,0 +1,135 @@
+//! The `[schedule]` table: any mode of the command line, written in the config so a daemon
+//! can be driven (and re-driven on reload) without arguments. A flat table rather than a
+//! tagged enum, so a wrong value is reported with its own key (`schedule.workers`).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::DEFAULT_MAX_IN_FLIGHT;
+use crate::schedule::{Delta, Rate, Schedule, Workers};
+use crate::units::deserialize_option_duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Hammer,
+    Seq,
+    Aseq,
+    Rate,
+}
+
+/// `workers = 4` (hammer) or `workers = [1, 4, 16]` (seq).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counts {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl<'de> Deserialize<'de> for Counts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Counts;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of attackers, or a list of them")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Counts, E> {
+                Ok(Counts::One(n as usize))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Counts, E> {
+                usize::try_from(n)
+                    .map(Counts::One)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Counts, A::Error> {
+                let mut counts = Vec::new();
+                while let Some(n) = seq.next_element::<usize>()? {
+                    counts.push(n);
+                }
+                Ok(Counts::Many(counts))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleTable {
+    pub mode: Mode,
+    pub workers: Option<Counts>,
+    #[serde(default, deserialize_with = "deserialize_option_duration")]
+    pub interval: Option<Duration>,
+    pub increment: Option<usize>,
+    pub final_workers: Option<usize>,
+    pub chains_per_sec: Option<f64>,
+    /// `N/PERIOD`, as `--delta`.
+    pub delta: Option<String>,
+    pub max_in_flight: Option<usize>,
+}
+
+/// An error naming the key under `schedule`.
+fn missing(key: &str, mode: &str) -> (String, String) {
+    (
+        format!("schedule.{key}"),
+        format!("required by mode = \"{mode}\""),
+    )
+}
+
+impl ScheduleTable {
+    /// The schedule, or the key that is wrong and why.
+    pub fn to_schedule(&self) -> Result<Schedule, (String, String)> {
+        let interval = |mode| self.interval.ok_or_else(|| missing("interval", mode));
+        let schedule = match self.mode {
+            Mode::Hammer => match &self.workers {
+                Some(Counts::One(n)) => Schedule::Workers(Workers::Hammer { workers: *n }),
+                Some(Counts::Many(_)) => {
+                    return Err(("schedule.workers".into(), "hammer takes one number".into()))
+                }
+                None => return Err(missing("workers", "hammer")),
+            },
+            Mode::Seq => {
+                let workers = match &self.workers {
+                    Some(Counts::Many(v)) => v.clone(),
+                    Some(Counts::One(n)) => vec![*n],
+                    None => return Err(missing("workers", "seq")),
+                };
+                Schedule::Workers(Workers::Seq {
+                    interval: interval("seq")?,
+                    workers,
+                })
+            }
+            Mode::Aseq => Schedule::Workers(Workers::Aseq {
+                increment: self.increment.ok_or_else(|| missing("increment", "aseq"))?,
+                target: self
+                    .final_workers
+                    .ok_or_else(|| missing("final_workers", "aseq"))?,
+                interval: interval("aseq")?,
+            }),
+            Mode::Rate => Schedule::Rate(Rate {
+                per_sec: self
+                    .chains_per_sec
+                    .ok_or_else(|| missing("chains_per_sec", "rate"))?,
+                delta: self
+                    .delta
+                    .as_deref()
+                    .map(Delta::parse)
+                    .transpose()
+                    .map_err(|e| ("schedule.delta".to_owned(), e))?,
+                max_in_flight: self.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+            }),
+        };
+        schedule
+            .validate()
+            .map_err(|e| ("schedule".to_owned(), e.to_string()))?;
+        Ok(schedule)
+    }
+}

@@ -1,0 +1,419 @@
+//! The Ramp actor: applies the schedule. In the closed model it keeps the scheduled number of
+//! looping attackers, retiring the surplus at chain boundaries; in the open model it starts
+//! chains at their scheduled instants on idle (or new) attackers, and counts the starts that
+//! `max_in_flight` forbids as dropped. It takes reloaded configs, reports its status, and on
+//! shutdown retires everyone, interrupting what still runs after the grace period.
+
+mod crew;
+mod status;
+
+pub use status::{GetStatus, RampStatus};
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use hdrhistogram::Histogram;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::attacker::{AttackerEvent, Event, Run, Shared};
+use crate::metrics::{AttackerCount, AttackerRestarted, StartsDropped};
+use crate::reload::{ReloadSource, Reloaded};
+use crate::schedule::Schedule;
+use crate::target::Target;
+use crew::Crew;
+
+/// After an abort, how long to wait for attackers to confirm before giving up on them.
+const ABORT_WAIT: Duration = Duration::from_secs(2);
+
+/// What the Ramp counts besides chains (which the Metrics actor counts).
+#[derive(Debug, Default, Clone, Copy)]
+struct Counters {
+    dropped: u64,
+    restarts: u64,
+    reloads: u64,
+    reloads_rejected: u64,
+}
+
+pub struct Ramp {
+    shared: Arc<Shared>,
+    schedule: Schedule,
+    reload_source: ReloadSource,
+    /// t = 0 of the schedule (restarted by a reload).
+    epoch: Instant,
+    born: Instant,
+    crew: Crew,
+    step: usize,
+    target: usize,
+    timer: Option<SpawnHandle>,
+    end_timer: Option<SpawnHandle>,
+    /// Open model: index of the next start to dispatch.
+    next_start: u64,
+    counters: Counters,
+    /// How late the Ramp acts on the schedule (steps, starts), in microseconds.
+    lateness: Histogram<u64>,
+    /// Reloads are numbered so that only the newest one started is applied.
+    reload_generation: u64,
+    /// Told when a schedule configured to stop after its last step is over.
+    ended: mpsc::UnboundedSender<()>,
+    shutting_down: bool,
+    stopped: Option<oneshot::Sender<()>>,
+}
+
+impl Ramp {
+    pub fn new(
+        schedule: Schedule,
+        shared: Arc<Shared>,
+        threads: usize,
+        reload_source: ReloadSource,
+        ended: mpsc::UnboundedSender<()>,
+    ) -> Self {
+        Ramp {
+            shared,
+            schedule,
+            reload_source,
+            epoch: Instant::now(),
+            born: Instant::now(),
+            crew: Crew::new(threads),
+            step: 0,
+            target: 0,
+            timer: None,
+            end_timer: None,
+            next_start: 0,
+            counters: Counters::default(),
+            lateness: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static bounds"),
+            reload_generation: 0,
+            ended,
+            shutting_down: false,
+            stopped: None,
+        }
+    }
+
+    fn grace_deadline(&self) -> Instant {
+        Instant::now() + self.shared.settings.run.grace_period
+    }
+
+    fn note_lateness(&mut self, due: Duration) {
+        let late = self.epoch.elapsed().saturating_sub(due);
+        self.lateness
+            .saturating_record((late.as_micros() as u64).max(1));
+    }
+
+    /// Starts the schedule from t = 0 (at start and after a reload).
+    fn restart_schedule(&mut self, ctx: &mut Context<Self>) {
+        for timer in [self.timer.take(), self.end_timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            ctx.cancel_future(timer);
+        }
+        self.epoch = Instant::now();
+        self.step = 0;
+        self.next_start = 0;
+        if self.shared.settings.run.stop_after_last_step {
+            if let Some(end) = self.schedule.last_step_ends() {
+                self.end_timer = Some(ctx.run_later(end, |ramp, _| {
+                    log::info!("schedule {} is over", ramp.schedule.describe());
+                    let _ = ramp.ended.send(());
+                }));
+            }
+        }
+        match self.schedule {
+            Schedule::Workers(_) => self.apply_step(ctx, Duration::ZERO),
+            Schedule::Rate(_) => self.dispatch_starts(ctx),
+        }
+    }
+
+    /// Closed model: puts the attacker count of the step due at `due` in place and arms the
+    /// timer for the next step.
+    fn apply_step(&mut self, ctx: &mut Context<Self>, due: Duration) {
+        let Schedule::Workers(workers) = &self.schedule else {
+            return;
+        };
+        let elapsed = self.epoch.elapsed();
+        let (step, target) = (workers.step_at(elapsed), workers.workers_at(elapsed));
+        let next = workers.next_change_after(elapsed);
+        if target != self.crew.looping() || step != self.step || due.is_zero() {
+            log::info!(
+                "step {} at {:.1}s: {} attackers",
+                step + 1,
+                elapsed.as_secs_f64(),
+                target
+            );
+        }
+        let shrinking = target < self.crew.looping();
+        let recipient = ctx.address().recipient();
+        self.crew
+            .loop_to(target, &self.shared, &recipient, self.grace_deadline());
+        self.note_lateness(due);
+        (self.step, self.target) = (step, target);
+        if shrinking {
+            let grace = self.shared.settings.run.grace_period;
+            ctx.run_later(grace, |ramp, ctx| ramp.abort_overdue(ctx));
+        }
+        self.shared
+            .metrics
+            .do_send(AttackerCount(self.crew.working()));
+        if let Some(next) = next {
+            let wait = next.saturating_sub(self.epoch.elapsed());
+            self.timer = Some(ctx.run_later(wait, move |ramp, ctx| ramp.apply_step(ctx, next)));
+        }
+    }
+
+    /// Open model: dispatches every start due by now, each with its scheduled instant (so
+    /// latency counts from it even when dispatch is late), and arms the timer for the next.
+    fn dispatch_starts(&mut self, ctx: &mut Context<Self>) {
+        let Schedule::Rate(rate) = &self.schedule else {
+            return;
+        };
+        let rate = rate.clone();
+        let recipient = ctx.address().recipient();
+        let elapsed = self.epoch.elapsed();
+        let mut dropped = 0;
+        loop {
+            let due = rate.start_time(self.next_start);
+            if due > elapsed {
+                break;
+            }
+            self.next_start += 1;
+            let scheduled = self.epoch + due;
+            match self
+                .crew
+                .take_for_start(rate.max_in_flight, &self.shared, &recipient)
+            {
+                Some(attacker) => attacker.do_send(Run { scheduled }),
+                None => dropped += 1,
+            }
+            self.note_lateness(due);
+        }
+        if dropped > 0 {
+            self.counters.dropped += dropped;
+            self.shared.metrics.do_send(StartsDropped(dropped));
+            log::warn!(
+                "{dropped} chain starts dropped: {} chains in flight (max_in_flight)",
+                rate.max_in_flight
+            );
+        }
+        self.shared
+            .metrics
+            .do_send(AttackerCount(self.crew.working()));
+        let next = rate.start_time(self.next_start);
+        let wait = next.saturating_sub(self.epoch.elapsed());
+        self.timer = Some(ctx.run_later(wait, |ramp, ctx| ramp.dispatch_starts(ctx)));
+    }
+
+    fn abort_overdue(&mut self, ctx: &mut Context<Self>) {
+        let aborted = self.crew.abort_overdue(Instant::now());
+        if aborted > 0 {
+            log::warn!("grace period over: interrupting {aborted} chains still running");
+            ctx.run_later(ABORT_WAIT, |ramp, _| ramp.finish_if_done());
+        }
+    }
+
+    fn finish_if_done(&mut self) {
+        if self.shutting_down && self.crew.is_empty() {
+            if let Some(stopped) = self.stopped.take() {
+                self.crew.stop_threads();
+                let _ = stopped.send(());
+            }
+        }
+    }
+
+    /// Puts a validated reload into effect: new settings for the next chains, the schedule
+    /// restarted from t = 0, attackers kept where the new schedule still wants them.
+    fn apply_reload(&mut self, reloaded: Reloaded, shared: Shared, ctx: &mut Context<Self>) {
+        let mode_switch = matches!(
+            (&self.schedule, &reloaded.schedule),
+            (Schedule::Workers(_), Schedule::Rate(_)) | (Schedule::Rate(_), Schedule::Workers(_))
+        );
+        self.shared = Arc::new(shared);
+        self.crew.broadcast(&self.shared);
+        if mode_switch {
+            self.crew.retire_all(self.grace_deadline());
+            let grace = self.shared.settings.run.grace_period;
+            ctx.run_later(grace, |ramp, ctx| ramp.abort_overdue(ctx));
+        }
+        self.schedule = reloaded.schedule;
+        self.counters.reloads += 1;
+        log::info!(
+            "config reloaded: restarting with new schedule {}",
+            self.schedule.describe()
+        );
+        for key in &reloaded.needs_restart {
+            log::warn!("config reload: `{key}` changed but only takes effect after a restart; still using the running value");
+        }
+        self.restart_schedule(ctx);
+    }
+}
+
+impl Actor for Ramp {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.born = Instant::now();
+        log::info!(
+            "schedule {} on {} attacker threads",
+            self.schedule.describe(),
+            self.crew.threads()
+        );
+        self.restart_schedule(ctx);
+    }
+}
+
+impl Handler<AttackerEvent> for Ramp {
+    type Result = ();
+
+    fn handle(&mut self, msg: AttackerEvent, _: &mut Context<Self>) {
+        match msg.event {
+            Event::Retired => {
+                self.crew.retired(msg.id);
+                self.shared
+                    .metrics
+                    .do_send(AttackerCount(self.crew.working()));
+                self.finish_if_done();
+            }
+            Event::Idle => self.crew.now_idle(msg.id),
+            Event::Restarted => {
+                self.counters.restarts += 1;
+                self.shared.metrics.do_send(AttackerRestarted);
+            }
+        }
+    }
+}
+
+/// Stop the run: no new chains; chains in flight get `grace` to finish, then are interrupted.
+/// Resolves when every attacker has stopped.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Shutdown {
+    pub grace: Duration,
+}
+
+impl Handler<Shutdown> for Ramp {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: Shutdown, ctx: &mut Context<Self>) -> Self::Result {
+        for timer in [self.timer.take(), self.end_timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            ctx.cancel_future(timer);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.shutting_down = true;
+        self.stopped = Some(tx);
+        self.crew.retire_all(Instant::now() + msg.grace);
+        if self.crew.retiring() > 0 {
+            log::info!(
+                "waiting up to {:.0?} for {} attackers to finish their chains",
+                msg.grace,
+                self.crew.retiring()
+            );
+        }
+        ctx.run_later(msg.grace, |ramp, ctx| {
+            ramp.abort_overdue(ctx);
+            ctx.run_later(ABORT_WAIT, |ramp, _| {
+                let lost = ramp.crew.forget_retiring();
+                if lost > 0 {
+                    log::error!("{lost} attackers did not stop; giving up on them");
+                }
+                ramp.finish_if_done();
+            });
+        });
+        self.finish_if_done();
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}
+
+/// Interrupt every chain still running now (a second signal during shutdown).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AbortAll;
+
+impl Handler<AbortAll> for Ramp {
+    type Result = ();
+
+    fn handle(&mut self, _: AbortAll, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        self.crew.retire_all(now);
+        self.crew.end_grace(now);
+        self.abort_overdue(ctx);
+    }
+}
+
+/// Reload the config (SIGHUP, file change, `POST /reload`). Answers what was applied, or why
+/// the new config was refused (the running one then stays).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<String, String>")]
+pub struct Reload {
+    /// What asked for it, for the log.
+    pub cause: &'static str,
+}
+
+impl Handler<Reload> for Ramp {
+    type Result = ResponseActFuture<Self, Result<String, String>>;
+
+    fn handle(&mut self, msg: Reload, _: &mut Context<Self>) -> Self::Result {
+        self.reload_generation += 1;
+        let generation = self.reload_generation;
+        let loaded = self
+            .reload_source
+            .load(&self.shared.settings, &self.schedule);
+        let old = self.shared.clone();
+        let prepare = async move {
+            let reloaded = loaded?;
+            let target = if reloaded.target_changed {
+                Target::connect(&reloaded.settings)
+                    .await
+                    .map_err(|e| format!("{e:#}"))?
+            } else {
+                Target {
+                    tls_roots: old.tls_roots.clone(),
+                    directory: (*old.directory).clone(),
+                }
+            };
+            let shared = Shared::new(
+                reloaded.settings.clone(),
+                target,
+                old.registry.clone(),
+                old.metrics.clone(),
+                old.journeys.clone(),
+            )
+            .map_err(|e| format!("{e:#}"))?;
+            Ok((reloaded, shared))
+        };
+        Box::pin(prepare.into_actor(self).map(move |prepared, ramp, ctx| {
+            if ramp.shutting_down {
+                return Err("the daemon is shutting down".to_owned());
+            }
+            if generation != ramp.reload_generation {
+                return Err("superseded by a newer reload".to_owned());
+            }
+            match prepared {
+                Ok((reloaded, shared)) => {
+                    let restart = reloaded.needs_restart.clone();
+                    ramp.apply_reload(reloaded, shared, ctx);
+                    let mut answer = format!(
+                        "reloaded ({}): schedule {}",
+                        msg.cause,
+                        ramp.schedule.describe()
+                    );
+                    if !restart.is_empty() {
+                        answer += &format!("; needs a restart to change: {}", restart.join(", "));
+                    }
+                    Ok(answer)
+                }
+                Err(reason) => {
+                    ramp.counters.reloads_rejected += 1;
+                    log::error!(
+                        "config reload ({}) rejected, keeping the running config: {reason}",
+                        msg.cause
+                    );
+                    Err(reason)
+                }
+            }
+        }))
+    }
+}

@@ -1,0 +1,341 @@
+//! The Ramp actor with purpose-built journeys: a fixed wait, an HTTP request to a server that
+//! answers slowly, a chain that panics. What is tested is the Ramp (counts, timing, dropped
+//! starts, grace, supervision), so the journeys do not talk ACME.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{Actor, Addr};
+use actix_web::{web, App, HttpServer};
+use tokio::sync::mpsc;
+use wile_e_coyote::acme::wire::Directory;
+use wile_e_coyote::attacker::Shared;
+use wile_e_coyote::chains::{ChainEnv, ChainError, Journey, Journeys};
+use wile_e_coyote::challenge::Registry;
+use wile_e_coyote::config::Settings;
+use wile_e_coyote::metrics::summary::Summary;
+use wile_e_coyote::metrics::{GetSummary, Metrics};
+use wile_e_coyote::ramp::{GetStatus, Ramp, RampStatus, Shutdown};
+use wile_e_coyote::reload::ReloadSource;
+use wile_e_coyote::schedule::{Rate, Schedule, Workers};
+use wile_e_coyote::target::Target;
+
+/// A journey that waits a fixed time.
+struct Wait(Duration);
+
+impl Journeys for Wait {
+    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<ChainEnv>) -> Journey {
+        let wait = self.0;
+        (
+            "wait",
+            Box::pin(async move {
+                actix_rt::time::sleep(wait).await;
+                Ok(())
+            }),
+        )
+    }
+}
+
+/// A journey that GETs a URL of a purpose-built server that answers slowly.
+struct SlowGet(String);
+
+thread_local! {
+    /// One client per attacker thread, as the real transport does: building an awc client
+    /// loads the system trust store, far too slow to do per chain.
+    static HTTP: awc::Client = awc::Client::default();
+}
+
+impl Journeys for SlowGet {
+    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<ChainEnv>) -> Journey {
+        let request = HTTP.with(|http| http.get(self.0.clone()));
+        (
+            "slow-get",
+            Box::pin(async move {
+                let response = request.send().await;
+                match response {
+                    Ok(r) if r.status().is_success() => Ok(()),
+                    other => Err(ChainError::Local(format!("{other:?}"))),
+                }
+            }),
+        )
+    }
+}
+
+/// A journey that panics its first `crashes` times, then waits 10 ms.
+struct PanicsFirst {
+    crashes: usize,
+    runs: AtomicUsize,
+}
+
+impl Journeys for PanicsFirst {
+    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<ChainEnv>) -> Journey {
+        let n = self.runs.fetch_add(1, Ordering::SeqCst);
+        let crash = n < self.crashes;
+        (
+            "crashy",
+            Box::pin(async move {
+                actix_rt::time::sleep(Duration::from_millis(5)).await;
+                assert!(!crash, "injected crash {n}");
+                Ok(())
+            }),
+        )
+    }
+}
+
+fn directory() -> Directory {
+    serde_json::from_str(
+        r#"{"newNonce":"http://127.0.0.1:1/n","newAccount":"http://127.0.0.1:1/a","newOrder":"http://127.0.0.1:1/o"}"#,
+    )
+    .unwrap()
+}
+
+struct Daemon {
+    ramp: Addr<Ramp>,
+    metrics: Addr<Metrics>,
+    started: Instant,
+}
+
+fn start(schedule: Schedule, journeys: Arc<dyn Journeys>, settings: Settings) -> Daemon {
+    let metrics = Metrics::new(Duration::ZERO).start();
+    let registry = Registry::new(Duration::from_secs(60)).start();
+    let target = Target {
+        tls_roots: vec![],
+        directory: directory(),
+    };
+    let shared = Shared::new(settings, target, registry, metrics.clone(), journeys).unwrap();
+    let (ended, _) = mpsc::unbounded_channel();
+    let source = ReloadSource {
+        path: None,
+        allow_public_ca: false,
+    };
+    let ramp = Ramp::new(schedule, Arc::new(shared), 2, source, ended).start();
+    Daemon {
+        ramp,
+        metrics,
+        started: Instant::now(),
+    }
+}
+
+impl Daemon {
+    async fn status_at(&self, at: Duration) -> RampStatus {
+        let wait = at.saturating_sub(self.started.elapsed());
+        actix_rt::time::sleep(wait).await;
+        self.ramp.send(GetStatus).await.unwrap()
+    }
+
+    async fn stop(self, grace: Duration) -> Summary {
+        self.ramp.send(Shutdown { grace }).await.unwrap();
+        self.metrics.send(GetSummary).await.unwrap()
+    }
+}
+
+fn settings(grace: Duration) -> Settings {
+    let mut s = Settings::load_with_env(None, Some(Default::default())).unwrap();
+    s.run.grace_period = grace;
+    s
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[actix_rt::test]
+async fn seq_reaches_each_count_in_order() {
+    let schedule = Schedule::Workers(Workers::Seq {
+        interval: ms(400),
+        workers: vec![2, 7, 1, 4],
+    });
+    let d = start(schedule, Arc::new(Wait(ms(20))), settings(ms(500)));
+    for (i, expected) in [2, 7, 1, 4].into_iter().enumerate() {
+        let status = d.status_at(ms(400 * i as u64 + 250)).await;
+        assert_eq!(status.step, i + 1, "{status:?}");
+        assert_eq!(status.target_attackers, Some(expected), "{status:?}");
+        assert_eq!(status.attackers, expected, "step {}: {status:?}", i + 1);
+    }
+    let held = d.status_at(ms(2000)).await;
+    assert_eq!((held.step, held.attackers), (4, 4), "the last count holds");
+    let summary = d.stop(ms(500)).await;
+    assert_eq!(summary.peak_attackers, 7);
+    assert_eq!(summary.chains["wait"].interrupted, 0);
+}
+
+#[actix_rt::test]
+async fn aseq_adds_then_clamps() {
+    let schedule = Schedule::Workers(Workers::Aseq {
+        increment: 3,
+        target: 8,
+        interval: ms(300),
+    });
+    let d = start(schedule, Arc::new(Wait(ms(20))), settings(ms(500)));
+    for (i, expected) in [3, 6, 8, 8].into_iter().enumerate() {
+        let status = d.status_at(ms(300 * i as u64 + 200)).await;
+        assert_eq!(status.attackers, expected, "interval {i}: {status:?}");
+    }
+    let status = d.status_at(ms(1300)).await;
+    assert!(status.lateness.count >= 3);
+    d.stop(ms(500)).await;
+}
+
+#[actix_rt::test]
+async fn scale_down_waits_for_the_chain_then_interrupts_after_grace() {
+    // Chains take 2 s; scaling 4 → 1 at 300 ms with a 200 ms grace interrupts 3 of them.
+    let schedule = Schedule::Workers(Workers::Seq {
+        interval: ms(300),
+        workers: vec![4, 1],
+    });
+    let d = start(schedule, Arc::new(Wait(ms(2000))), settings(ms(200)));
+    let during = d.status_at(ms(400)).await;
+    assert_eq!(during.target_attackers, Some(1));
+    assert_eq!(during.retiring_attackers, 3, "still finishing: {during:?}");
+    let after = d.status_at(ms(800)).await;
+    assert_eq!(
+        (after.attackers, after.retiring_attackers),
+        (1, 0),
+        "{after:?}"
+    );
+    let summary = d.stop(ms(100)).await;
+    // Three interrupted by the scale-down, the last by the shutdown.
+    assert_eq!(summary.chains["wait"].interrupted, 4);
+    assert_eq!(summary.chains["wait"].ok, 0);
+}
+
+/// A server whose every answer takes 300 ms.
+fn slow_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = HttpServer::new(|| {
+        App::new().route(
+            "/slow",
+            web::get().to(|| async {
+                actix_rt::time::sleep(Duration::from_millis(300)).await;
+                "slowly"
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_rt::spawn(server);
+    format!("http://{addr}/slow")
+}
+
+#[actix_rt::test]
+async fn rate_starts_the_asked_number_of_chains_against_a_slow_target() {
+    let url = slow_server();
+    let rate = Rate {
+        per_sec: 60.0,
+        delta: None,
+        max_in_flight: 1000,
+    };
+    let d = start(
+        Schedule::Rate(rate.clone()),
+        Arc::new(SlowGet(url)),
+        settings(ms(2000)),
+    );
+    let status = d.status_at(ms(3000)).await;
+    let expected = rate.starts_by(Duration::from_secs_f64(status.schedule_elapsed_s));
+    assert!(
+        status.starts.abs_diff(expected) <= 1,
+        "{} starts, schedule says {expected}",
+        status.starts
+    );
+    assert_eq!(status.dropped, 0);
+    // About 60/s × 0.3 s = 18 chains in flight whatever the server's speed.
+    assert!((10..=30).contains(&status.in_flight), "{status:?}");
+    let starts = status.starts;
+    let summary = d.stop(ms(2000)).await;
+    let chains = &summary.chains["slow-get"];
+    let done = chains.ok + chains.failed + chains.interrupted;
+    // Starts keep coming until the shutdown arrives, a moment after the status was read.
+    assert!(
+        done >= starts && done <= starts + 3,
+        "{done} chains for {starts} starts"
+    );
+    assert_eq!(chains.failed, 0);
+    let within_1pct = (starts as f64 - 181.0).abs() <= 181.0 * 0.01 + 1.0;
+    assert!(within_1pct, "{starts} starts in 3 s at 60/s");
+    // Latency counts from the scheduled start, so it is at least the server's 300 ms.
+    assert!(chains.latency_ms.as_ref().unwrap().min >= 300.0);
+}
+
+#[actix_rt::test]
+async fn starts_beyond_max_in_flight_are_dropped_and_counted() {
+    let url = slow_server();
+    let rate = Rate {
+        per_sec: 50.0,
+        delta: None,
+        max_in_flight: 5,
+    };
+    let d = start(
+        Schedule::Rate(rate),
+        Arc::new(SlowGet(url)),
+        settings(ms(2000)),
+    );
+    let status = d.status_at(ms(2000)).await;
+    assert!(status.in_flight <= 5, "{status:?}");
+    // Five slots of 300 ms serve at most ~17 starts/s of the 50 asked.
+    assert!(status.dropped >= 40, "{status:?}");
+    let summary = d.stop(ms(2000)).await;
+    let chains = &summary.chains["slow-get"];
+    assert_eq!(
+        summary.dropped_starts,
+        status.dropped.max(summary.dropped_starts)
+    );
+    let done = chains.ok + chains.failed + chains.interrupted;
+    assert!(
+        done + summary.dropped_starts >= status.starts,
+        "every start is accounted for"
+    );
+}
+
+#[actix_rt::test]
+async fn a_crashing_attacker_is_restarted_and_counted() {
+    let journeys = Arc::new(PanicsFirst {
+        crashes: 2,
+        runs: AtomicUsize::new(0),
+    });
+    let schedule = Schedule::Workers(Workers::Hammer { workers: 1 });
+    let d = start(schedule, journeys, settings(ms(500)));
+    // The first panic may take a while when RUST_BACKTRACE makes the hook symbolise.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let restarted = loop {
+        let status = d.ramp.send(GetStatus).await.unwrap();
+        if status.restarts == 2 || Instant::now() > deadline {
+            break status;
+        }
+        actix_rt::time::sleep(ms(20)).await;
+    };
+    assert_eq!(restarted.restarts, 2, "{restarted:?}");
+    assert_eq!(restarted.attackers, 1);
+    // Back-off after the second crash is 200 ms; then 5 ms chains run back to back.
+    actix_rt::time::sleep(ms(600)).await;
+    let summary = d.stop(ms(500)).await;
+    let chains = &summary.chains["crashy"];
+    assert_eq!(chains.failed, 2);
+    assert!(
+        chains.ok >= 10,
+        "the attacker works again after its crashes: {summary:?}"
+    );
+    assert_eq!(summary.attacker_restarts, 2);
+    assert_eq!(summary.failures[0].reason, "panic");
+    assert!(summary.failures[0].example.contains("injected crash"));
+}
+
+#[actix_rt::test]
+async fn a_crash_loop_backs_off() {
+    let journeys = Arc::new(PanicsFirst {
+        crashes: usize::MAX,
+        runs: AtomicUsize::new(0),
+    });
+    let schedule = Schedule::Workers(Workers::Hammer { workers: 2 });
+    let d = start(schedule, journeys, settings(ms(500)));
+    // Without back-off two attackers would crash thousands of times in 1.6 s; with 100, 200,
+    // 400, 800 ms pauses each crashes at most 5 times.
+    let status = d.status_at(ms(1600)).await;
+    assert!((2..=10).contains(&status.restarts), "{status:?}");
+    d.stop(ms(500)).await;
+}
