@@ -12,7 +12,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::acme::Transport;
 use crate::attacker::Shared;
-use crate::challenge::{http01, Registry};
+use crate::challenge::ChallengeServer;
 use crate::config::Settings;
 use crate::metrics::summary::Summary;
 use crate::metrics::{GetSummary, Metrics};
@@ -47,12 +47,7 @@ pub async fn run(
     let directory = directory.with_context(|| format!("cannot use the ACME directory {url}"))?;
     log::info!("target {url}: directory read");
 
-    let registry = Registry::new(settings.challenge.ttl).start();
-    let http01 = http01::start(registry.clone(), &settings.http01_addrs())?;
-    log::info!(
-        "http-01 challenge server on {}",
-        settings.challenge.http01_listen.join(", ")
-    );
+    let challenge_server = ChallengeServer::start(settings.challenge_server())?;
     let metrics = Metrics::new(PROGRESS_EVERY).start();
 
     let threads = match settings.run.threads {
@@ -65,7 +60,7 @@ pub async fn run(
         directory: Arc::new(directory),
         tls_roots,
         verify_roots,
-        registry,
+        registry: challenge_server.registry.clone(),
         metrics: metrics.clone(),
     });
     let ramp = Ramp::new(schedule, shared, threads).start();
@@ -89,7 +84,7 @@ pub async fn run(
         }
     }
     let summary = metrics.send(GetSummary).await?;
-    http01.stop(true).await;
+    challenge_server.stop().await;
     Ok(summary)
 }
 
