@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use super::jws::Signer;
 use super::wire::{
-    Authorization, AuthorizationStatus, Challenge, ChallengeType, Finalize, Identifier, NewAccount, NewOrder,
-    Order, OrderStatus,
+    Authorization, AuthorizationStatus, Challenge, ChallengeType, Finalize, Identifier, NewAccount,
+    NewOrder, Order, OrderStatus,
 };
 use super::{b64, AccountKey, AcmeError, Client, Endpoint};
 

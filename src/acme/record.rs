@@ -84,7 +84,11 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["challenge.http-01", "challenge.tls-alpn-01", "challenge.dns-01"]
+            [
+                "challenge.http-01",
+                "challenge.tls-alpn-01",
+                "challenge.dns-01"
+            ]
         );
         for kind in ChallengeType::ALL {
             assert_eq!(

@@ -230,7 +230,13 @@ mod tests {
         for name in ["wile.test", "a.wile.test", "x.y.wile.test", "q.b.example"] {
             assert!(zone.covers(name), "{name}");
         }
-        for name in ["test", "awile.test", "wile.test.org", "example", "c.example"] {
+        for name in [
+            "test",
+            "awile.test",
+            "wile.test.org",
+            "example",
+            "c.example",
+        ] {
             assert!(!zone.covers(name), "{name}");
         }
     }
@@ -250,7 +256,9 @@ mod tests {
             registry,
             zone: zone(),
         };
-        let a = handler.answer(&query("ABC.Wile.Test.", RecordType::A)).await;
+        let a = handler
+            .answer(&query("ABC.Wile.Test.", RecordType::A))
+            .await;
         assert_eq!(
             a,
             Answer::Records(vec![
@@ -258,13 +266,18 @@ mod tests {
                 RData::A(A(Ipv4Addr::new(127, 0, 0, 2)))
             ])
         );
-        let aaaa = handler.answer(&query("abc.wile.test.", RecordType::AAAA)).await;
+        let aaaa = handler
+            .answer(&query("abc.wile.test.", RecordType::AAAA))
+            .await;
         assert_eq!(aaaa, Answer::Records(vec![]), "NODATA without IPv6");
         let txt = handler
             .answer(&query("_acme-challenge.abc.WILE.test.", RecordType::TXT))
             .await;
         let value = txt_value("tok.thumb").unwrap();
-        assert_eq!(txt, Answer::Records(vec![RData::TXT(TXT::new(vec![value]))]));
+        assert_eq!(
+            txt,
+            Answer::Records(vec![RData::TXT(TXT::new(vec![value]))])
+        );
         let none = handler
             .answer(&query("_acme-challenge.other.wile.test.", RecordType::TXT))
             .await;

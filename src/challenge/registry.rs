@@ -64,12 +64,18 @@ pub fn normalise(name: &str) -> String {
 /// part of it (RFC 8555 §7.1.3).
 pub fn txt_name(identifier: &str) -> String {
     let name = normalise(identifier);
-    format!("_acme-challenge.{}", name.strip_prefix("*.").unwrap_or(&name))
+    format!(
+        "_acme-challenge.{}",
+        name.strip_prefix("*.").unwrap_or(&name)
+    )
 }
 
 /// The TXT value of dns-01: base64url(SHA-256(key authorization)) (RFC 8555 §8.4).
 pub fn txt_value(key_authorization: &str) -> Result<String, ErrorStack> {
-    Ok(b64(hash(MessageDigest::sha256(), key_authorization.as_bytes())?))
+    Ok(b64(hash(
+        MessageDigest::sha256(),
+        key_authorization.as_bytes(),
+    )?))
 }
 
 #[derive(Debug)]
@@ -405,7 +411,10 @@ mod tests {
 
         registry.send(Withdraw(wildcard)).await.unwrap();
         assert_eq!(
-            registry.send(txt("_acme-challenge.x.wile.test")).await.unwrap(),
+            registry
+                .send(txt("_acme-challenge.x.wile.test"))
+                .await
+                .unwrap(),
             vec![txt_value("a.thumb").unwrap()]
         );
         registry.send(Withdraw(base)).await.unwrap();
@@ -442,7 +451,11 @@ mod tests {
         let registry = Registry::new(Duration::from_secs(60), 3).start();
         let first = registry.send(http01("t1", "v")).await.unwrap().unwrap();
         registry.send(dns01("a.test", "v")).await.unwrap().unwrap();
-        registry.send(tlsalpn01("b.test", "v")).await.unwrap().unwrap();
+        registry
+            .send(tlsalpn01("b.test", "v"))
+            .await
+            .unwrap()
+            .unwrap();
         let err = registry.send(http01("t4", "v")).await.unwrap().unwrap_err();
         assert!(matches!(err, RegistryError::Full { max: 3 }), "{err:?}");
         assert!(err.to_string().contains("challenge.max_entries"), "{err}");
@@ -462,7 +475,11 @@ mod tests {
         let registry = registry.start();
         registry.send(http01("t", "v")).await.unwrap().unwrap();
         registry.send(dns01("a.test", "v")).await.unwrap().unwrap();
-        registry.send(tlsalpn01("b.test", "v")).await.unwrap().unwrap();
+        registry
+            .send(tlsalpn01("b.test", "v"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(registry.send(Size).await.unwrap(), 3);
         actix_rt::time::sleep(Duration::from_millis(60)).await;
         assert_eq!(registry.send(lookup("t")).await.unwrap(), None, "expired");

@@ -204,7 +204,11 @@ mod tests {
     #[test]
     fn finds_acme_tls_1_among_offered_protocols() {
         assert!(offers_acme_tls_1(&extension(&["acme-tls/1"])));
-        assert!(offers_acme_tls_1(&extension(&["h2", "http/1.1", "acme-tls/1"])));
+        assert!(offers_acme_tls_1(&extension(&[
+            "h2",
+            "http/1.1",
+            "acme-tls/1"
+        ])));
         assert!(!offers_acme_tls_1(&extension(&["h2", "http/1.1"])));
         assert!(!offers_acme_tls_1(&extension(&["acme-tls/10"])));
         assert!(!offers_acme_tls_1(&extension(&[])));

@@ -129,9 +129,7 @@ impl Settings {
     /// The challenge server's settings (validation guarantees every address parses).
     pub fn challenge_server(&self) -> ServerSettings {
         fn parsed<T: std::str::FromStr>(list: &[String]) -> Vec<T> {
-            list.iter()
-                .filter_map(|item| item.parse().ok())
-                .collect()
+            list.iter().filter_map(|item| item.parse().ok()).collect()
         }
         let c = &self.challenge;
         ServerSettings {
@@ -176,7 +174,11 @@ impl Settings {
                 "only used with chains.issue.challenge = \"random\"".into(),
             ));
         }
-        let used: Vec<ChallengeType> = self.challenge_weights().into_iter().map(|(t, _)| t).collect();
+        let used: Vec<ChallengeType> = self
+            .challenge_weights()
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
         if used.is_empty() {
             return Err((
                 "chains.issue.challenge_weights",
