@@ -55,16 +55,29 @@ impl Default for Challenge {
 
 /// How each authorization's challenge is chosen (`chains.issue.challenge`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
 pub enum ChallengeChoice {
-    #[serde(rename = "http-01")]
     Http01,
-    #[serde(rename = "tls-alpn-01")]
     TlsAlpn01,
-    #[serde(rename = "dns-01")]
     Dns01,
     /// Among the types the authorization offers, at random by `challenge_weights`.
-    #[serde(rename = "random")]
     Random,
+}
+
+impl TryFrom<String> for ChallengeChoice {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        match value.as_str() {
+            "http-01" => Ok(ChallengeChoice::Http01),
+            "tls-alpn-01" => Ok(ChallengeChoice::TlsAlpn01),
+            "dns-01" => Ok(ChallengeChoice::Dns01),
+            "random" => Ok(ChallengeChoice::Random),
+            other => Err(format!(
+                "{other:?} is not a challenge choice: http-01, tls-alpn-01, dns-01 or random"
+            )),
+        }
+    }
 }
 
 /// Weights of the types under `challenge = "random"`; a type not listed is not used.
@@ -238,5 +251,154 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::io::Write;
+
+    fn load(contents: &str, env: &[(&str, &str)]) -> Result<Settings, String> {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(contents.as_bytes()).unwrap();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_with_env(Some(f.path()), Some(env)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_start_every_listener_and_answer_the_issue_domain() {
+        let s = load("", &[]).unwrap();
+        let server = s.challenge_server();
+        assert_eq!(server.tlsalpn01, ["127.0.0.1:5001".parse().unwrap()]);
+        assert_eq!(server.dns, ["127.0.0.1:8053".parse().unwrap()]);
+        assert_eq!(server.zone.ipv4, [Ipv4Addr::LOCALHOST]);
+        assert_eq!(server.max_entries, 10_000);
+        assert_eq!(s.challenge_weights(), [(ChallengeType::Http01, 1)]);
+    }
+
+    #[test]
+    fn random_with_weights_from_a_toml_table() {
+        let s = load(
+            "[chains.issue]\nchallenge = \"random\"\n\
+             challenge_weights = { \"http-01\" = 2, \"dns-01\" = 1 }\nwildcards = 0.25\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            s.challenge_weights(),
+            [(ChallengeType::Http01, 2), (ChallengeType::Dns01, 1)]
+        );
+        assert_eq!(s.chains.issue.wildcards, 0.25);
+        let all = load("[chains.issue]\nchallenge = \"random\"\n", &[]).unwrap();
+        assert_eq!(all.challenge_weights().len(), 3, "all types weigh 1");
+    }
+
+    #[test]
+    fn environment_sets_the_choice_and_the_lists() {
+        let s = load(
+            "",
+            &[
+                ("WEC_CHAINS__ISSUE__CHALLENGE", "tls-alpn-01"),
+                ("WEC_CHALLENGE__DNS_LISTEN", "127.0.0.1:9053,[::1]:9053"),
+                ("WEC_CHALLENGE__ADDRESSES_V6", "::1"),
+                ("WEC_CHALLENGE__BASE_DOMAINS", "wile.test,Other.Test"),
+                ("WEC_CHALLENGE__MAX_ENTRIES", "50"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.challenge_weights(), [(ChallengeType::TlsAlpn01, 1)]);
+        let server = s.challenge_server();
+        assert_eq!(server.dns.len(), 2);
+        assert_eq!(server.zone.ipv6, [Ipv6Addr::LOCALHOST]);
+        assert_eq!(server.zone.base_domains, ["wile.test", "other.test"]);
+        assert_eq!(server.max_entries, 50);
+    }
+
+    #[test]
+    fn bad_challenge_settings_name_the_key_and_the_reason() {
+        let cases = [
+            (
+                "[challenge]\ntlsalpn01_listen = [\"127.0.0.1\"]\n",
+                "`challenge.tlsalpn01_listen`: \"127.0.0.1\"",
+            ),
+            (
+                "[challenge]\naddresses_v4 = [\"::1\"]\n",
+                "`challenge.addresses_v4`",
+            ),
+            (
+                "[challenge]\nbase_domains = [\"bad domain\"]\n",
+                "`challenge.base_domains`",
+            ),
+            (
+                "[challenge]\nmax_entries = 0\n",
+                "`challenge.max_entries`: must be at least 1",
+            ),
+            (
+                "[chains.issue]\nchallenge = \"dns\"\n",
+                "\"dns\" is not a challenge choice: http-01, tls-alpn-01, dns-01 or random",
+            ),
+            (
+                "[chains.issue]\nchallenge = \"random\"\nchallenge_weights = { http01 = 1 }\n",
+                "unknown field `http01`",
+            ),
+            (
+                "[chains.issue]\nchallenge_weights = { \"dns-01\" = 1 }\n",
+                "`chains.issue.challenge_weights`: only used with",
+            ),
+            (
+                "[chains.issue]\nchallenge = \"random\"\nchallenge_weights = { \"dns-01\" = 0 }\n",
+                "`chains.issue.challenge_weights`: every weight is 0",
+            ),
+            (
+                "[challenge]\ntlsalpn01_listen = []\n[chains.issue]\nchallenge = \"tls-alpn-01\"\n",
+                "`challenge.tlsalpn01_listen`: chains.issue.challenge uses tls-alpn-01",
+            ),
+            (
+                "[challenge]\ndns_listen = []\n[chains.issue]\nchallenge = \"random\"\n",
+                "`challenge.dns_listen`: chains.issue.challenge uses dns-01",
+            ),
+            (
+                "[chains.issue]\nwildcards = 0.5\n",
+                "`chains.issue.wildcards`: wildcard names can only be validated over dns-01",
+            ),
+            (
+                "[chains.issue]\nchallenge = \"dns-01\"\nwildcards = 1.5\n",
+                "`chains.issue.wildcards`: 1.5 is not a share",
+            ),
+            (
+                "[challenge]\nbase_domains = [\"other.test\"]\n",
+                "`challenge.base_domains`: the DNS would answer NXDOMAIN",
+            ),
+            (
+                "[challenge]\naddresses_v4 = []\n",
+                "`challenge.addresses_v4`: the DNS needs an address",
+            ),
+        ];
+        for (toml, expected) in cases {
+            let err = load(toml, &[]).unwrap_err();
+            assert!(err.contains(expected), "{toml}\n=> {err}");
+        }
+    }
+
+    #[test]
+    fn listeners_may_be_off_when_their_type_is_unused() {
+        let s = load(
+            "[challenge]\ntlsalpn01_listen = []\ndns_listen = []\naddresses_v4 = []\n",
+            &[],
+        )
+        .unwrap();
+        let server = s.challenge_server();
+        assert!(server.tlsalpn01.is_empty() && server.dns.is_empty());
+        let dns_only = load(
+            "[challenge]\nhttp01_listen = []\ntlsalpn01_listen = []\naddresses_v4 = []\n\
+             [chains.issue]\nchallenge = \"dns-01\"\n",
+            &[],
+        );
+        assert!(dns_only.is_ok(), "{dns_only:?}");
     }
 }
