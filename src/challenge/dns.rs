@@ -119,12 +119,10 @@ impl RequestHandler for Handler {
         }
         let mut metadata = Metadata::response_from_request(&request.metadata);
         let mut records = Vec::new();
+        let is_query = request.metadata.message_type == MessageType::Query
+            && request.metadata.op_code == OpCode::Query;
         metadata.response_code = match request.request_info() {
-            _ if request.metadata.message_type != MessageType::Query
-                || request.metadata.op_code != OpCode::Query =>
-            {
-                ResponseCode::NotImp
-            }
+            _ if !is_query => ResponseCode::NotImp,
             Err(_) => ResponseCode::FormErr,
             Ok(info) => {
                 metadata.authoritative = true;
