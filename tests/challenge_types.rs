@@ -118,3 +118,38 @@ fn wildcard_orders_are_validated_over_dns01() {
         "one dns-01 per wildcard: {per_type:?}"
     );
 }
+
+#[test]
+fn a_full_registry_fails_chains_with_a_clear_reason() {
+    let pebble = Pebble::start();
+    let report_path = pebble.path("report.json");
+    // Two names per order, room for one response: every chain is refused at its second name,
+    // and withdraws its first, so the next chain meets the same bound.
+    let out = run_bounded(
+        wec()
+            .arg("--config")
+            .arg(pebble.config())
+            .args(["--duration", "2s", "--report"])
+            .arg(&report_path)
+            .args(["hammer", "2"])
+            .env("WEC_CHAINS__ISSUE__NAMES_PER_ORDER", "2")
+            .env("WEC_CHALLENGE__MAX_ENTRIES", "1"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let r = report(&report_path);
+    assert_eq!(r["chains"]["issue"]["ok"], 0);
+    let failures = r["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["reason"], "local");
+    let example = failures[0]["example"].as_str().unwrap();
+    assert!(
+        example.contains("challenge registry full (1 entries)")
+            && example.contains("challenge.max_entries"),
+        "{example}"
+    );
+    assert!(
+        r["requests"].get("challenge.http-01").is_none(),
+        "nothing answered"
+    );
+}
