@@ -17,8 +17,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/wile-e-coyote /usr/local/bin/wile-e-coyote
 COPY config /etc/wile-e-coyote
-# The http-01 challenge server (config/boulder.toml listens on 0.0.0.0:5002).
-EXPOSE 5002
+# The challenge server as config/boulder.toml listens: http-01 on 5002, tls-alpn-01 on 5001,
+# DNS on 8053 (UDP and TCP).
+EXPOSE 5002 5001 8053/tcp 8053/udp
 USER nobody
 ENTRYPOINT ["wile-e-coyote", "--config", "/etc/wile-e-coyote/boulder.toml"]
 CMD ["--duration", "1m", "hammer", "10"]

@@ -58,7 +58,7 @@ fn start(schedule: Schedule, chain: Duration, think: Duration) -> actix::Addr<Ra
     let shared = Shared::new(
         settings,
         target,
-        Registry::new(Duration::from_secs(60)).start(),
+        Registry::new(Duration::from_secs(60), 1000).start(),
         Metrics::new(Duration::ZERO).start(),
         Arc::new(Wait(chain)),
     )

@@ -15,6 +15,9 @@ use crate::units::{deserialize_duration, deserialize_option_duration};
 mod schedule_table;
 pub use schedule_table::ScheduleTable;
 
+mod challenge;
+pub use challenge::{Challenge, ChallengeChoice, ChallengeWeights};
+
 /// Environment variables `WEC_<SECTION>__<KEY>` override file keys.
 pub const ENV_PREFIX: &str = "WEC";
 
@@ -105,26 +108,6 @@ impl Default for Polling {
     }
 }
 
-/// The challenge server the CA validates against.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Challenge {
-    /// Addresses answering http-01 (`/.well-known/acme-challenge/{token}`).
-    pub http01_listen: Vec<String>,
-    /// Entries the CA never fetched are dropped after this long.
-    #[serde(deserialize_with = "deserialize_duration")]
-    pub ttl: Duration,
-}
-
-impl Default for Challenge {
-    fn default() -> Self {
-        Challenge {
-            http01_listen: vec!["127.0.0.1:5002".into()],
-            ttl: Duration::from_secs(300),
-        }
-    }
-}
-
 /// Per-chain settings.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -149,6 +132,14 @@ pub struct Issue {
     pub verify_root: Option<PathBuf>,
     /// Contact added to new accounts (`mailto:` URL); none when empty.
     pub contact: Option<String>,
+    /// The challenge each authorization is answered with: a type, or `random`.
+    pub challenge: ChallengeChoice,
+    /// Weights for `challenge = "random"` (`{ "http-01" = 2, "dns-01" = 1 }`); all types
+    /// weigh 1 when absent.
+    pub challenge_weights: Option<ChallengeWeights>,
+    /// Share (0–1) of names ordered as a wildcard `*.<label>.<base>`, together with
+    /// `<label>.<base>`: both authorizations then share one dns-01 TXT name.
+    pub wildcards: f64,
 }
 
 impl Default for Issue {
@@ -160,6 +151,9 @@ impl Default for Issue {
             cert_key: KeyType::P256,
             verify_root: None,
             contact: None,
+            challenge: ChallengeChoice::Http01,
+            challenge_weights: None,
+            wildcards: 0.0,
         }
     }
 }
@@ -292,6 +286,11 @@ impl Settings {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("challenge.http01_listen")
+            .with_list_parse_key("challenge.tlsalpn01_listen")
+            .with_list_parse_key("challenge.dns_listen")
+            .with_list_parse_key("challenge.base_domains")
+            .with_list_parse_key("challenge.addresses_v4")
+            .with_list_parse_key("challenge.addresses_v6")
             .source(env);
         let mut settings: Settings = builder
             .add_source(environment)
@@ -348,15 +347,6 @@ impl Settings {
         }
     }
 
-    /// Socket addresses of the http-01 listeners (validation guarantees they parse).
-    pub fn http01_addrs(&self) -> Vec<SocketAddr> {
-        self.challenge
-            .http01_listen
-            .iter()
-            .map(|a| a.parse().expect("validated http01_listen"))
-            .collect()
-    }
-
     fn validate(&self) -> Result<(), (&'static str, String)> {
         let t = &self.target;
         let url = Url::parse(&t.directory_url)
@@ -381,21 +371,6 @@ impl Settings {
             ));
         }
         positive("polling.timeout", self.polling.timeout)?;
-        positive("challenge.ttl", self.challenge.ttl)?;
-        if self.challenge.http01_listen.is_empty() {
-            return Err((
-                "challenge.http01_listen",
-                "needs at least one address".into(),
-            ));
-        }
-        for addr in &self.challenge.http01_listen {
-            addr.parse::<SocketAddr>().map_err(|e| {
-                (
-                    "challenge.http01_listen",
-                    format!("{addr:?} is not an ip:port address: {e}"),
-                )
-            })?;
-        }
         let issue = &self.chains.issue;
         check_domain(&issue.base_domain).map_err(|e| ("chains.issue.base_domain", e))?;
         let (min, max) = issue.names_per_order.bounds();
@@ -408,6 +383,7 @@ impl Settings {
         if let Some(path) = &issue.verify_root {
             check_pem_certs(path).map_err(|e| ("chains.issue.verify_root", e))?;
         }
+        self.validate_challenge()?;
         if let Some(contact) = &issue.contact {
             if !contact.starts_with("mailto:") {
                 return Err((
@@ -525,7 +501,10 @@ mod tests {
     fn defaults_are_valid() {
         let s = Settings::load_with_env(None, Some(HashMap::new())).unwrap();
         assert_eq!(s.target.request_timeout, Duration::from_secs(30));
-        assert_eq!(s.http01_addrs(), vec!["127.0.0.1:5002".parse().unwrap()]);
+        let server = s.challenge_server();
+        assert_eq!(server.http01, vec!["127.0.0.1:5002".parse().unwrap()]);
+        assert_eq!(server.zone.base_domains, ["wile.test"]);
+        assert!(server.zone.ipv6.is_empty(), "no AAAA unless asked for");
     }
 
     #[test]

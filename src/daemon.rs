@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::attacker::Shared;
 use crate::chains::Catalogue;
-use crate::challenge::{http01, Registry};
+use crate::challenge::ChallengeServer;
 use crate::config::Settings;
 use crate::metrics::summary::Summary;
 use crate::metrics::{GetSummary, Metrics};
@@ -34,12 +34,7 @@ pub async fn run(
     let target = Target::connect(&settings).await?;
     log::info!("target {}: directory read", settings.target.directory_url);
 
-    let registry = Registry::new(settings.challenge.ttl).start();
-    let http01 = http01::start(registry.clone(), &settings.http01_addrs())?;
-    log::info!(
-        "http-01 challenge server on {}",
-        settings.challenge.http01_listen.join(", ")
-    );
+    let challenge_server = ChallengeServer::start(settings.challenge_server())?;
     let metrics = Metrics::new(PROGRESS_EVERY).start();
 
     let threads = match settings.run.threads {
@@ -52,7 +47,7 @@ pub async fn run(
     let shared = Shared::new(
         settings,
         target,
-        registry,
+        challenge_server.registry.clone(),
         metrics.clone(),
         Arc::new(Catalogue),
     )?;
@@ -123,7 +118,7 @@ pub async fn run(
     if let Some(control) = control {
         control.stop(true).await;
     }
-    http01.stop(true).await;
+    challenge_server.stop().await;
     Ok(summary)
 }
 

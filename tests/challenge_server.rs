@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix::Actor;
-use wile_e_coyote::challenge::{http01, Publish, Registry, Withdraw};
+use wile_e_coyote::challenge::{http01, Publish, Registry, Response, Withdraw};
 
 fn free_addr() -> std::net::SocketAddr {
     TcpListener::bind("127.0.0.1:0")
@@ -17,7 +17,7 @@ fn free_addr() -> std::net::SocketAddr {
 #[actix_rt::test]
 async fn serves_published_tokens_and_404_otherwise() {
     let addr = free_addr();
-    let registry = Registry::new(Duration::from_secs(60)).start();
+    let registry = Registry::new(Duration::from_secs(60), 100).start();
     let server = http01::start(registry.clone(), &[addr]).unwrap();
     let client = awc::Client::default();
     let url = |path: &str| format!("http://{addr}{path}");
@@ -30,12 +30,13 @@ async fn serves_published_tokens_and_404_otherwise() {
     assert_eq!(unknown.status(), 404);
     assert!(unknown.body().await.unwrap().is_empty());
 
-    registry
-        .send(Publish {
+    let ticket = registry
+        .send(Publish(Response::Http01 {
             token: "tok-123".into(),
             key_authorization: "tok-123.thumbprint".into(),
-        })
+        }))
         .await
+        .unwrap()
         .unwrap();
     let mut known = client
         .get(url("/.well-known/acme-challenge/tok-123"))
@@ -62,12 +63,7 @@ async fn serves_published_tokens_and_404_otherwise() {
         .unwrap();
     assert_ne!(post.status(), 200, "only GET answers");
 
-    registry
-        .send(Withdraw {
-            token: "tok-123".into(),
-        })
-        .await
-        .unwrap();
+    registry.send(Withdraw(ticket)).await.unwrap();
     let gone = client
         .get(url("/.well-known/acme-challenge/tok-123"))
         .send()
@@ -81,7 +77,7 @@ async fn serves_published_tokens_and_404_otherwise() {
 async fn a_taken_port_is_a_clear_error() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let registry = Registry::new(Duration::from_secs(60)).start();
+    let registry = Registry::new(Duration::from_secs(60), 100).start();
     let err = http01::start(registry, &[addr]).unwrap_err().to_string();
     assert!(err.contains(&addr.to_string()), "{err}");
 }

@@ -1,5 +1,5 @@
 //! Attackers obtain real certificates from a real Pebble, validated over http-01 against
-//! wile-e-coyote's own challenge server.
+//! wile-e-coyote's own challenge server (the other challenge types: tests/challenge_types.rs).
 
 mod common;
 
@@ -34,7 +34,7 @@ fn attackers_issue_certificates_that_chain_to_pebbles_root() {
     let requests = &r["requests"];
     assert_eq!(requests["certificate"]["ok"].as_u64(), Some(ok));
     assert_eq!(requests["newAccount"]["ok"].as_u64(), Some(ok));
-    assert_eq!(requests["challenge"]["ok"].as_u64(), Some(2 * ok));
+    assert_eq!(requests["challenge.http-01"]["ok"].as_u64(), Some(2 * ok));
     assert!(requests["authz"]["ok"].as_u64().unwrap() >= 4 * ok);
     assert!(r["traffic"]["bytes_in"].as_u64().unwrap() > 0);
 

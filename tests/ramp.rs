@@ -99,7 +99,7 @@ struct Daemon {
 
 fn start(schedule: Schedule, journeys: Arc<dyn Journeys>, settings: Settings) -> Daemon {
     let metrics = Metrics::new(Duration::ZERO).start();
-    let registry = Registry::new(Duration::from_secs(60)).start();
+    let registry = Registry::new(Duration::from_secs(60), 1000).start();
     let target = Target {
         tls_roots: vec![],
         directory: directory(),

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use super::jws::Signer;
 use super::wire::{
-    Authorization, AuthorizationStatus, Challenge, Finalize, Identifier, NewAccount, NewOrder,
-    Order, OrderStatus,
+    Authorization, AuthorizationStatus, Challenge, ChallengeType, Finalize, Identifier, NewAccount,
+    NewOrder, Order, OrderStatus,
 };
 use super::{b64, AccountKey, AcmeError, Client, Endpoint};
 
@@ -80,8 +80,13 @@ impl Client {
     }
 
     /// Tells the server the challenge response is in place (RFC 8555 §7.5.1): POST `{}`.
-    pub async fn respond(&self, account: &Account, url: &str) -> Result<Challenge, AcmeError> {
-        let endpoint = Endpoint::Challenge;
+    pub async fn respond(
+        &self,
+        account: &Account,
+        url: &str,
+        kind: ChallengeType,
+    ) -> Result<Challenge, AcmeError> {
+        let endpoint = Endpoint::Challenge(kind);
         self.post(endpoint, url, account.signer(), Some(b"{}"), None)
             .await?
             .json(endpoint)

@@ -4,7 +4,10 @@
 use std::fmt;
 use std::time::Duration;
 
-/// ACME resources, named as in RFC 8555's directory and object types.
+use super::wire::ChallengeType;
+
+/// ACME resources, named as in RFC 8555's directory and object types. Answering a challenge is
+/// named per type (`challenge.http-01`…), so each validation path is counted on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
     Directory,
@@ -14,7 +17,7 @@ pub enum Endpoint {
     NewOrder,
     Order,
     Authz,
-    Challenge,
+    Challenge(ChallengeType),
     Finalize,
     Certificate,
 }
@@ -29,7 +32,9 @@ impl Endpoint {
             Endpoint::NewOrder => "newOrder",
             Endpoint::Order => "order",
             Endpoint::Authz => "authz",
-            Endpoint::Challenge => "challenge",
+            Endpoint::Challenge(ChallengeType::Http01) => "challenge.http-01",
+            Endpoint::Challenge(ChallengeType::TlsAlpn01) => "challenge.tls-alpn-01",
+            Endpoint::Challenge(ChallengeType::Dns01) => "challenge.dns-01",
             Endpoint::Finalize => "finalize",
             Endpoint::Certificate => "certificate",
         }
@@ -65,4 +70,31 @@ pub struct RequestRecord {
     pub bytes_in: u64,
     /// Request line, headers and body sent.
     pub bytes_out: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_endpoints_are_named_per_type() {
+        let names: Vec<&str> = ChallengeType::ALL
+            .into_iter()
+            .map(|kind| Endpoint::Challenge(kind).name())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "challenge.http-01",
+                "challenge.tls-alpn-01",
+                "challenge.dns-01"
+            ]
+        );
+        for kind in ChallengeType::ALL {
+            assert_eq!(
+                Endpoint::Challenge(kind).name(),
+                format!("challenge.{kind}")
+            );
+        }
+    }
 }

@@ -94,9 +94,9 @@ pub struct Authorization {
 }
 
 impl Authorization {
-    /// The first challenge of the given type (`http-01`, `dns-01`, `tls-alpn-01`).
-    pub fn challenge(&self, kind: &str) -> Option<&Challenge> {
-        self.challenges.iter().find(|c| c.kind == kind)
+    /// The first challenge of the given type.
+    pub fn challenge(&self, kind: ChallengeType) -> Option<&Challenge> {
+        self.challenges.iter().find(|c| c.kind == kind.name())
     }
 
     /// Why validation failed, from the first challenge carrying an error.
@@ -113,6 +113,41 @@ pub enum ChallengeStatus {
     Processing,
     Valid,
     Invalid,
+}
+
+/// The challenge types the tool answers: http-01 (RFC 8555 §8.3), dns-01 (§8.4) and
+/// tls-alpn-01 (RFC 8737 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+pub enum ChallengeType {
+    #[serde(rename = "http-01")]
+    Http01,
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
+    #[serde(rename = "dns-01")]
+    Dns01,
+}
+
+impl ChallengeType {
+    pub const ALL: [ChallengeType; 3] = [
+        ChallengeType::Http01,
+        ChallengeType::TlsAlpn01,
+        ChallengeType::Dns01,
+    ];
+
+    /// The type's name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChallengeType::Http01 => "http-01",
+            ChallengeType::TlsAlpn01 => "tls-alpn-01",
+            ChallengeType::Dns01 => "dns-01",
+        }
+    }
+}
+
+impl std::fmt::Display for ChallengeType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A challenge (RFC 8555 §7.1.5, §8).
@@ -185,8 +220,8 @@ mod tests {
         .unwrap();
         assert_eq!(authz.status, AuthorizationStatus::Invalid);
         assert_eq!(authz.failure().unwrap().short_type(), "connection");
-        assert!(authz.challenge("http-01").is_some());
-        assert!(authz.challenge("dns-01").is_none());
+        assert!(authz.challenge(ChallengeType::Http01).is_some());
+        assert!(authz.challenge(ChallengeType::Dns01).is_none());
     }
 
     #[test]

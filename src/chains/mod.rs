@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod issue;
+pub mod pick;
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use actix::Addr;
 use futures_util::future::LocalBoxFuture;
 use openssl::x509::store::X509Store;
 
-use crate::acme::wire::Directory;
+use crate::acme::wire::{ChallengeType, Directory};
 use crate::acme::{AcmeError, Client, Problem, Transport};
 use crate::challenge::Registry;
 use crate::config::Settings;
@@ -88,9 +89,10 @@ pub enum ChainError {
     #[error("check {what} failed: {detail}")]
     Check { what: &'static str, detail: String },
     /// The CA could not validate a challenge the tool answered correctly.
-    #[error("validation of {name} failed ({status}): {}", problem.as_ref().map_or("no error given".into(), |p| p.to_string()))]
+    #[error("{kind} validation of {name} failed ({status}): {}", problem.as_ref().map_or("no error given".into(), |p| p.to_string()))]
     Validation {
         name: String,
+        kind: ChallengeType,
         status: String,
         problem: Option<Box<Problem>>,
     },
@@ -105,8 +107,8 @@ impl ChainError {
         match self {
             ChainError::Acme(e) => e.reason(),
             ChainError::Check { what, .. } => format!("check:{what}"),
-            ChainError::Validation { problem, .. } => format!(
-                "validation:{}",
+            ChainError::Validation { kind, problem, .. } => format!(
+                "validation:{kind}:{}",
                 problem.as_ref().map_or("unknown", |p| p.short_type())
             ),
             ChainError::Local(_) => "local".into(),

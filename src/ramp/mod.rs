@@ -47,6 +47,10 @@ pub struct Ramp {
     target: usize,
     timer: Option<SpawnHandle>,
     end_timer: Option<SpawnHandle>,
+    /// Bumped whenever the schedule restarts or stops: a timer armed for an earlier schedule
+    /// then does nothing, even if cancelling it did not take (actix can miss the cancellation
+    /// of a timer that is due in the same poll).
+    generation: u64,
     /// Open model: index of the next start to dispatch.
     next_start: u64,
     counters: Counters,
@@ -79,6 +83,7 @@ impl Ramp {
             target: 0,
             timer: None,
             end_timer: None,
+            generation: 0,
             next_start: 0,
             counters: Counters::default(),
             lateness: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static bounds"),
@@ -101,35 +106,47 @@ impl Ramp {
 
     /// Starts the schedule from t = 0 (at start and after a reload).
     fn restart_schedule(&mut self, ctx: &mut Context<Self>) {
+        self.stop_timers(ctx);
+        self.epoch = Instant::now();
+        self.step = 0;
+        self.next_start = 0;
+        let generation = self.generation;
+        if self.shared.settings.run.stop_after_last_step {
+            if let Some(end) = self.schedule.last_step_ends() {
+                self.end_timer = Some(ctx.run_later(end, move |ramp, _| {
+                    if ramp.generation == generation {
+                        log::info!("schedule {} is over", ramp.schedule.describe());
+                        let _ = ramp.ended.send(());
+                    }
+                }));
+            }
+        }
+        match self.schedule {
+            Schedule::Workers(_) => self.apply_step(ctx, Duration::ZERO, generation),
+            Schedule::Rate(_) => self.dispatch_starts(ctx, generation),
+        }
+    }
+
+    /// Disarms the schedule's timers (at a restart or at shutdown).
+    fn stop_timers(&mut self, ctx: &mut Context<Self>) {
+        self.generation += 1;
         for timer in [self.timer.take(), self.end_timer.take()]
             .into_iter()
             .flatten()
         {
             ctx.cancel_future(timer);
         }
-        self.epoch = Instant::now();
-        self.step = 0;
-        self.next_start = 0;
-        if self.shared.settings.run.stop_after_last_step {
-            if let Some(end) = self.schedule.last_step_ends() {
-                self.end_timer = Some(ctx.run_later(end, |ramp, _| {
-                    log::info!("schedule {} is over", ramp.schedule.describe());
-                    let _ = ramp.ended.send(());
-                }));
-            }
-        }
-        match self.schedule {
-            Schedule::Workers(_) => self.apply_step(ctx, Duration::ZERO),
-            Schedule::Rate(_) => self.dispatch_starts(ctx),
-        }
     }
 
     /// Closed model: puts the attacker count of the step due at `due` in place and arms the
     /// timer for the next step.
-    fn apply_step(&mut self, ctx: &mut Context<Self>, due: Duration) {
+    fn apply_step(&mut self, ctx: &mut Context<Self>, due: Duration, generation: u64) {
         let Schedule::Workers(workers) = &self.schedule else {
             return;
         };
+        if generation != self.generation {
+            return;
+        }
         let elapsed = self.epoch.elapsed();
         let (step, target) = (workers.step_at(elapsed), workers.workers_at(elapsed));
         let next = workers.next_change_after(elapsed);
@@ -156,16 +173,21 @@ impl Ramp {
             .do_send(AttackerCount(self.crew.working()));
         if let Some(next) = next {
             let wait = next.saturating_sub(self.epoch.elapsed());
-            self.timer = Some(ctx.run_later(wait, move |ramp, ctx| ramp.apply_step(ctx, next)));
+            self.timer = Some(ctx.run_later(wait, move |ramp, ctx| {
+                ramp.apply_step(ctx, next, generation)
+            }));
         }
     }
 
     /// Open model: dispatches every start due by now, each with its scheduled instant (so
     /// latency counts from it even when dispatch is late), and arms the timer for the next.
-    fn dispatch_starts(&mut self, ctx: &mut Context<Self>) {
+    fn dispatch_starts(&mut self, ctx: &mut Context<Self>, generation: u64) {
         let Schedule::Rate(rate) = &self.schedule else {
             return;
         };
+        if generation != self.generation {
+            return;
+        }
         let rate = rate.clone();
         let recipient = ctx.address().recipient();
         let elapsed = self.epoch.elapsed();
@@ -199,7 +221,8 @@ impl Ramp {
             .do_send(AttackerCount(self.crew.working()));
         let next = rate.start_time(self.next_start);
         let wait = next.saturating_sub(self.epoch.elapsed());
-        self.timer = Some(ctx.run_later(wait, |ramp, ctx| ramp.dispatch_starts(ctx)));
+        self.timer =
+            Some(ctx.run_later(wait, move |ramp, ctx| ramp.dispatch_starts(ctx, generation)));
     }
 
     fn abort_overdue(&mut self, ctx: &mut Context<Self>) {
@@ -293,12 +316,7 @@ impl Handler<Shutdown> for Ramp {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, msg: Shutdown, ctx: &mut Context<Self>) -> Self::Result {
-        for timer in [self.timer.take(), self.end_timer.take()]
-            .into_iter()
-            .flatten()
-        {
-            ctx.cancel_future(timer);
-        }
+        self.stop_timers(ctx);
         let (tx, rx) = oneshot::channel();
         self.shutting_down = true;
         self.stopped = Some(tx);

@@ -1,5 +1,6 @@
 //! Test harness: a real Pebble per test (started by `scripts/pebble-up` on free loopback
-//! ports), and the wile-e-coyote binary run against it with a bounded wait.
+//! ports, resolving names through the DNS of the wile-e-coyote it is tested with), and the
+//! wile-e-coyote binary run against it with a bounded wait.
 #![allow(dead_code)] // each test file uses its own part of the harness
 
 use std::io::Read;
@@ -21,14 +22,11 @@ pub fn require(tool: &str) {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "{tool} is not installed: run scripts/install-deps (Debian package pebble)"
-    );
+    assert!(found, "{tool} is not installed: run scripts/install-deps");
 }
 
 /// A free TCP port on 127.0.0.1 that is also free for UDP (DNS needs both).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     loop {
         let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = tcp.local_addr().unwrap().port();
@@ -57,9 +55,8 @@ impl Pebble {
     /// real: `PEBBLE_VA_ALWAYS_VALID` is removed and authorization reuse is off.
     pub fn start_with(env: &[(&str, &str)]) -> Pebble {
         require("pebble");
-        require("pebble-challtestsrv");
         let dir = tempfile::tempdir().unwrap();
-        let ports: Vec<u16> = (0..6).map(|_| free_port()).collect();
+        let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
         let mut cmd = Command::new(repo().join("scripts/pebble-up"));
         cmd.arg(dir.path())
             .env_remove("PEBBLE_VA_ALWAYS_VALID")
@@ -68,8 +65,7 @@ impl Pebble {
             .env("PEBBLE_MGMT_PORT", ports[1].to_string())
             .env("HTTP01_PORT", ports[2].to_string())
             .env("TLSALPN01_PORT", ports[3].to_string())
-            .env("DNS_PORT", ports[4].to_string())
-            .env("DNS_MGMT_PORT", ports[5].to_string());
+            .env("DNS_PORT", ports[4].to_string());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -100,18 +96,22 @@ impl Pebble {
     }
 
     /// Writes a config targeting this Pebble: trusting its HTTPS certificate, answering http-01
-    /// on the port it validates, checking every chain against its root. Tests vary it through
-    /// `WEC_*` environment variables.
+    /// and tls-alpn-01 on the ports it validates, serving the DNS it resolves through,
+    /// checking every chain against its root. Tests vary it through `WEC_*` environment
+    /// variables.
     pub fn config(&self) -> PathBuf {
         let toml = format!(
             "[target]\ndirectory_url = \"{}\"\nca_cert = \"ca.pem\"\nrequest_timeout = \"10s\"\n\n\
              [polling]\ninterval = \"20ms\"\nmax_interval = \"500ms\"\ntimeout = \"20s\"\n\n\
-             [challenge]\nhttp01_listen = [\"127.0.0.1:{}\"]\n\n\
+             [challenge]\nhttp01_listen = [\"127.0.0.1:{}\"]\ntlsalpn01_listen = [\"127.0.0.1:{}\"]\n\
+             dns_listen = [\"127.0.0.1:{}\"]\n\n\
              [chains.issue]\nverify_root = \"root.pem\"\n\n\
              [run]\ngrace_period = \"10s\"\n\n\
              [control]\nlisten = \"127.0.0.1:0\"\n",
             self.directory_url(),
-            self.http01_port
+            self.http01_port,
+            self.tlsalpn01_port,
+            self.dns_port
         );
         let path = self.path("wec.toml");
         std::fs::write(&path, toml).unwrap();
