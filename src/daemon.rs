@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Actor;
+use actix::{Actor, Arbiter};
 use anyhow::Context as _;
 use openssl::x509::X509;
 use tokio::signal::unix::{signal, SignalKind};
@@ -15,12 +15,9 @@ use crate::attacker::Shared;
 use crate::challenge::{http01, Registry};
 use crate::config::Settings;
 use crate::metrics::summary::Summary;
-use crate::metrics::{GetSummary, Metrics};
+use crate::metrics::{Finish, Metrics};
 use crate::ramp::{AbortAll, Ramp, Shutdown};
 use crate::schedule::Schedule;
-
-/// How often the progress line is logged.
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// Runs the load test until `duration` elapses or SIGINT/SIGTERM arrives.
 pub async fn run(
@@ -53,7 +50,10 @@ pub async fn run(
         "http-01 challenge server on {}",
         settings.challenge.http01_listen.join(", ")
     );
-    let metrics = Metrics::new(PROGRESS_EVERY).start();
+    let metrics = Metrics::from_settings(&settings)?;
+    // Its own thread: aggregation and StatsD never delay the Ramp or the challenge Registry.
+    let metrics_thread = Arbiter::new();
+    let metrics = Metrics::start_in_arbiter(&metrics_thread.handle(), move |_| metrics);
 
     let threads = match settings.run.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -88,7 +88,8 @@ pub async fn run(
             let _ = shutdown.await;
         }
     }
-    let summary = metrics.send(GetSummary).await?;
+    let summary = metrics.send(Finish).await?;
+    metrics_thread.stop();
     http01.stop(true).await;
     Ok(summary)
 }
