@@ -69,7 +69,8 @@ pub fn render(r: &Report) -> String {
         r.version
     );
     cards(&mut page, s, r.thresholds);
-    page.push_str("<h2>Over time</h2>");
+    thresholds(&mut page, r.thresholds);
+    page.push_str("<h2 id=\"charts\">Over time</h2>");
     for chart in charts(s) {
         let _ = write!(
             page,
@@ -77,7 +78,7 @@ pub fn render(r: &Report) -> String {
             line_chart(&chart, s.duration_s)
         );
     }
-    tables(&mut page, s, r.thresholds);
+    tables(&mut page, s);
     page.push_str("</main></body></html>\n");
     page
 }
@@ -141,6 +142,22 @@ fn rate_series(
     }
 }
 
+/// Attackers as steps: the count holds over each interval.
+fn attackers_series(points: &[PointReport]) -> Series {
+    Series {
+        name: "attackers (most live per interval)".into(),
+        color: PALETTE[0],
+        dashed: false,
+        points: points
+            .iter()
+            .flat_map(|p| {
+                let v = Some(p.attackers as f64);
+                [(p.t_s, v), (p.t_s + p.width_s, v)]
+            })
+            .collect(),
+    }
+}
+
 /// p50 (solid) and p99 (dashed) lines for each name `latency` finds in the points.
 fn latency_series<'a>(
     names: impl Iterator<Item = &'a String>,
@@ -175,14 +192,12 @@ fn charts(s: &Summary) -> Vec<Chart> {
     vec![
         Chart {
             title: "Attackers".into(),
-            unit: "live",
-            series: vec![rate_series("attackers", PALETTE[0], points, |p| {
-                p.attackers as f64
-            })],
+            unit: "",
+            series: vec![attackers_series(points)],
         },
         Chart {
             title: "Chains per second".into(),
-            unit: "/s",
+            unit: "",
             series: vec![
                 rate_series("ok", PALETTE[1], points, |p| p.chains_ok_per_s),
                 rate_series("failed", PALETTE[2], points, |p| p.chains_failed_per_s),
@@ -190,7 +205,7 @@ fn charts(s: &Summary) -> Vec<Chart> {
         },
         Chart {
             title: "Requests per second".into(),
-            unit: "/s",
+            unit: "",
             series: vec![rate_series("all endpoints", PALETTE[0], points, |p| {
                 p.requests_per_s
             })],
@@ -231,10 +246,10 @@ fn latency_cells(p: &Option<Percentiles>) -> String {
 const LATENCY_HEADS: &str =
     "<th>min</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th>";
 
-fn tables(page: &mut String, s: &Summary, verdicts: &[Verdict]) {
+fn thresholds(page: &mut String, verdicts: &[Verdict]) {
     if !verdicts.is_empty() {
         page.push_str(
-            "<h2>Thresholds</h2><table><tr><th class=\"l\">verdict</th><th class=\"l\">key</th>\
+            "<h2 id=\"thresholds\">Thresholds</h2><table><tr><th class=\"l\">verdict</th><th class=\"l\">key</th>\
              <th>measured</th><th>limit</th></tr>",
         );
         for v in verdicts {
@@ -257,9 +272,12 @@ fn tables(page: &mut String, s: &Summary, verdicts: &[Verdict]) {
         }
         page.push_str("</table>");
     }
+}
+
+fn tables(page: &mut String, s: &Summary) {
     let _ = write!(
         page,
-        "<h2>Chains</h2><table><tr><th class=\"l\">chain</th><th>ok</th><th>failed</th>\
+        "<h2 id=\"chains\">Chains</h2><table><tr><th class=\"l\">chain</th><th>ok</th><th>failed</th>\
          <th>interrupted</th><th>ok/s</th>{LATENCY_HEADS}</tr>"
     );
     for (name, c) in &s.chains {
@@ -277,7 +295,7 @@ fn tables(page: &mut String, s: &Summary, verdicts: &[Verdict]) {
     page.push_str("</table><p>Latencies in ms of successful chains.</p>");
     let _ = write!(
         page,
-        "<h2>Requests</h2><table><tr><th class=\"l\">endpoint</th><th>ok</th><th>failed</th>\
+        "<h2 id=\"requests\">Requests</h2><table><tr><th class=\"l\">endpoint</th><th>ok</th><th>failed</th>\
          <th>badNonce</th><th>req/s</th>{LATENCY_HEADS}<th>in</th><th>out</th></tr>"
     );
     for (name, r) in &s.requests {
@@ -298,7 +316,7 @@ fn tables(page: &mut String, s: &Summary, verdicts: &[Verdict]) {
     page.push_str("</table><p>Latencies in ms of successful requests.</p>");
     if !s.failures.is_empty() {
         page.push_str(
-            "<h2>Failures by reason</h2><table><tr><th>count</th><th class=\"l\">chain</th>\
+            "<h2 id=\"failures\">Failures by reason</h2><table><tr><th>count</th><th class=\"l\">chain</th>\
              <th class=\"l\">reason</th><th class=\"l\">example</th></tr>",
         );
         for f in &s.failures {

@@ -4,11 +4,13 @@
 use std::fmt::Write as _;
 
 const WIDTH: f64 = 1200.0;
-const HEIGHT: f64 = 300.0;
+const PLOT_HEIGHT: f64 = 200.0;
 const LEFT: f64 = 72.0;
 const RIGHT: f64 = 24.0;
-const TOP: f64 = 56.0;
-const BOTTOM: f64 = 44.0;
+/// Baseline of the first legend row, under the title.
+const TITLE: f64 = 44.0;
+const LEGEND_ROW: f64 = 18.0;
+const BOTTOM: f64 = 36.0;
 
 /// Distinguishable colours, in the order series are given them.
 pub const PALETTE: [&str; 10] = [
@@ -26,7 +28,7 @@ pub struct Series {
 
 pub struct Chart {
     pub title: String,
-    /// Unit of the y axis, shown after the title.
+    /// Unit of the y axis, shown after the title unless empty.
     pub unit: &'static str,
     pub series: Vec<Series>,
 }
@@ -91,6 +93,29 @@ fn value_label(v: f64, step: f64) -> String {
     }
 }
 
+/// Legend entries left to right, wrapping into rows: `(x, row)` per series.
+fn legend_layout(series: &[Series]) -> (Vec<(f64, usize)>, usize) {
+    let mut out = Vec::with_capacity(series.len());
+    let (mut x, mut row) = (LEFT, 0);
+    for s in series {
+        let width = 28.0 + 7.0 * s.name.chars().count() as f64;
+        if x + width > WIDTH - RIGHT && x > LEFT {
+            (x, row) = (LEFT, row + 1);
+        }
+        out.push((x, row));
+        x += width;
+    }
+    (out, row + 1)
+}
+
+fn dash(series: &Series) -> &'static str {
+    if series.dashed {
+        " stroke-dasharray=\"6 4\""
+    } else {
+        ""
+    }
+}
+
 /// The chart as an `<svg>` element over `0..=x_max` seconds.
 pub fn line_chart(chart: &Chart, x_max: f64) -> String {
     let x_max = x_max.max(1.0);
@@ -99,22 +124,47 @@ pub fn line_chart(chart: &Chart, x_max: f64) -> String {
         .iter()
         .flat_map(|s| s.points.iter().filter_map(|p| p.1))
         .fold(0.0f64, f64::max);
+    let empty = chart
+        .series
+        .iter()
+        .all(|s| s.points.iter().all(|p| p.1.is_none()));
     let y_step = nice_step(if y_top > 0.0 { y_top * 1.05 } else { 1.0 }, 5.0);
     let y_max = (y_top * 1.05 / y_step).ceil().max(1.0) * y_step;
-    let (plot_w, plot_h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
+    let (legend, rows) = legend_layout(&chart.series);
+    let top = TITLE + LEGEND_ROW * rows as f64 + 10.0;
+    let (plot_w, bottom) = (WIDTH - LEFT - RIGHT, top + PLOT_HEIGHT);
+    let height = bottom + BOTTOM;
     let x = |v: f64| LEFT + v / x_max * plot_w;
-    let y = |v: f64| TOP + plot_h - v / y_max * plot_h;
+    let y = |v: f64| bottom - v / y_max * PLOT_HEIGHT;
 
-    let title = format!("{} ({})", chart.title, chart.unit);
+    let title = if chart.unit.is_empty() {
+        chart.title.clone()
+    } else {
+        format!("{} ({})", chart.title, chart.unit)
+    };
     let mut svg = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{}\">\
+        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"{}\">\
          <text class=\"title\" x=\"{LEFT}\" y=\"22\">{}</text>",
         escape(&title),
         escape(&title)
     );
-    // Grid and y labels.
+    for (s, (lx, row)) in chart.series.iter().zip(&legend) {
+        let ly = TITLE + LEGEND_ROW * *row as f64;
+        let _ = write!(
+            svg,
+            "<line x1=\"{lx:.1}\" x2=\"{:.1}\" y1=\"{ly:.1}\" y2=\"{ly:.1}\" stroke=\"{}\" \
+             stroke-width=\"3\"{}/><text class=\"legend\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            lx + 18.0,
+            s.color,
+            dash(s),
+            lx + 22.0,
+            ly + 4.0,
+            escape(&s.name)
+        );
+    }
+    // Grid and y labels (only the zero line when there is nothing to scale to).
     let mut v = 0.0;
-    while v <= y_max + y_step / 2.0 {
+    while v <= y_max + y_step / 2.0 && !(empty && v > 0.0) {
         let _ = write!(
             svg,
             "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{py:.1}\" y2=\"{py:.1}\"/>\
@@ -133,11 +183,10 @@ pub fn line_chart(chart: &Chart, x_max: f64) -> String {
     while t <= x_max + 1e-9 {
         let _ = write!(
             svg,
-            "<line class=\"tick\" x1=\"{px:.1}\" x2=\"{px:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
+            "<line class=\"tick\" x1=\"{px:.1}\" x2=\"{px:.1}\" y1=\"{bottom:.1}\" y2=\"{:.1}\"/>\
              <text class=\"xlabel\" x=\"{px:.1}\" y=\"{:.1}\">{}</text>",
-            TOP + plot_h,
-            TOP + plot_h + 5.0,
-            TOP + plot_h + 20.0,
+            bottom + 5.0,
+            bottom + 20.0,
             time_label(t),
             px = x(t),
         );
@@ -145,32 +194,20 @@ pub fn line_chart(chart: &Chart, x_max: f64) -> String {
     }
     let _ = write!(
         svg,
-        "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{TOP}\" y2=\"{:.1}\"/>\
-         <line class=\"axis\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/>",
-        TOP + plot_h,
+        "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{top:.1}\" y2=\"{bottom:.1}\"/>\
+         <line class=\"axis\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{bottom:.1}\" y2=\"{bottom:.1}\"/>",
         WIDTH - RIGHT,
-        TOP + plot_h,
-        TOP + plot_h
     );
-    if chart
-        .series
-        .iter()
-        .all(|s| s.points.iter().all(|p| p.1.is_none()))
-    {
+    if empty {
         let _ = write!(
             svg,
             "<text class=\"empty\" x=\"{:.1}\" y=\"{:.1}\">no data</text>",
             LEFT + plot_w / 2.0,
-            TOP + plot_h / 2.0
+            top + PLOT_HEIGHT / 2.0
         );
     }
     // Lines, broken where a point has no value; a lone point is a dot.
     for s in &chart.series {
-        let dash = if s.dashed {
-            " stroke-dasharray=\"6 4\""
-        } else {
-            ""
-        };
         for run in s.points.split(|p| p.1.is_none()).filter(|r| !r.is_empty()) {
             if let [(px, Some(py))] = run {
                 let _ = write!(
@@ -188,30 +225,12 @@ pub fn line_chart(chart: &Chart, x_max: f64) -> String {
                 .collect();
             let _ = write!(
                 svg,
-                "<polyline class=\"line\" stroke=\"{}\"{dash} points=\"{}\"/>",
+                "<polyline class=\"line\" stroke=\"{}\"{} points=\"{}\"/>",
                 s.color,
+                dash(s),
                 coords.join(" ")
             );
         }
-    }
-    // Legend, right-aligned on the title line.
-    let mut lx = WIDTH - RIGHT;
-    for s in chart.series.iter().rev() {
-        lx -= 24.0 + 7.5 * s.name.chars().count() as f64;
-        let dash = if s.dashed {
-            " stroke-dasharray=\"6 4\""
-        } else {
-            ""
-        };
-        let _ = write!(
-            svg,
-            "<line x1=\"{lx:.1}\" x2=\"{:.1}\" y1=\"38\" y2=\"38\" stroke=\"{}\" stroke-width=\"3\"{dash}/>\
-             <text class=\"legend\" x=\"{:.1}\" y=\"42\">{}</text>",
-            lx + 16.0,
-            s.color,
-            lx + 20.0,
-            escape(&s.name)
-        );
     }
     svg.push_str("</svg>");
     svg
@@ -257,6 +276,22 @@ mod tests {
         assert!(svg.contains("s&quot;1"));
         assert!(svg.contains("stroke-dasharray"));
         assert!(!svg.contains("no data"));
+    }
+
+    #[test]
+    fn long_legends_wrap_into_rows() {
+        let series: Vec<Series> = (0..16)
+            .map(|i| Series {
+                name: format!("challenge.tls-alpn-01 p99 {i}"),
+                color: PALETTE[i % PALETTE.len()],
+                dashed: false,
+                points: vec![],
+            })
+            .collect();
+        let (layout, rows) = legend_layout(&series);
+        assert!(rows >= 3, "{rows} rows");
+        assert!(layout.iter().all(|(x, _)| *x >= LEFT && *x < WIDTH - RIGHT));
+        assert!(layout.windows(2).all(|w| w[0].1 <= w[1].1));
     }
 
     #[test]

@@ -239,12 +239,21 @@ impl TimeSeries {
         h.saturating_record((took.as_micros() as u64).clamp(1, MAX_MICROS));
     }
 
-    /// The closed intervals and, when it has begun, the partial one up to `now`.
+    /// The closed intervals and the partial one up to `now`; a partial interval shorter than
+    /// half an interval joins the one before, so a few chains finishing just before the end
+    /// do not draw a spike.
     pub fn report(&self, now: Duration) -> TimeSeriesReport {
         let mut points: Vec<PointReport> = self.points.iter().map(Point::report).collect();
         let partial = now.saturating_sub(self.live.start);
         if !partial.is_zero() {
-            points.push(self.live.snapshot(partial).report());
+            let tail = self.live.snapshot(partial);
+            match self.points.last() {
+                Some(last) if partial < self.width / 2 => {
+                    points.pop();
+                    points.push(last.merged(&tail).report());
+                }
+                _ => points.push(tail.report()),
+            }
         }
         TimeSeriesReport {
             interval_s: self.width.as_secs_f64(),
@@ -327,6 +336,12 @@ mod tests {
         assert!(r.points[1].chains.is_empty());
         let last = &r.points[2];
         assert_eq!((last.t_s, last.width_s, last.attackers), (2.0, 0.5, 3));
+
+        // A short tail joins the interval before it.
+        let r = ts.report(Duration::from_millis(2200));
+        assert_eq!(r.points.len(), 2);
+        assert_eq!((r.points[1].t_s, r.points[1].width_s), (1.0, 1.2));
+        assert_eq!(r.points[1].attackers, 5);
     }
 
     #[test]

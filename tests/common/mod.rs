@@ -2,6 +2,8 @@
 //! ports), and the wile-e-coyote binary run against it with a bounded wait.
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+pub mod statsd;
+
 use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -28,7 +30,7 @@ pub fn require(tool: &str) {
 }
 
 /// A free TCP port on 127.0.0.1 that is also free for UDP (DNS needs both).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     loop {
         let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = tcp.local_addr().unwrap().port();
