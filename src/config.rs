@@ -10,6 +10,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::acme::{JwsAlg, KeyType};
+pub use crate::metrics::settings::{ProgressMode, Reporting, Statsd, TimingUnit};
 use crate::metrics::thresholds::Thresholds;
 use crate::units::deserialize_duration;
 
@@ -199,79 +200,6 @@ impl Default for Run {
     }
 }
 
-/// Where metrics go (the StatsD daemon) and how they are batched.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Statsd {
-    /// `host:port` of a StatsD daemon; metrics are not sent when absent.
-    pub address: Option<String>,
-    /// Prefix of the load metrics (`Wile-E-Coyote.TrafficIn`…), as the original named them.
-    pub prefix: String,
-    /// Prefix of the tool's own process metrics.
-    pub procstats_prefix: String,
-    /// Counters, gauges and partly filled datagrams go out this often.
-    #[serde(deserialize_with = "deserialize_duration")]
-    pub flush_interval: Duration,
-    /// Upper bound on one datagram (1432 fits a 1500-byte MTU with IPv6 and UDP headers).
-    pub max_datagram_bytes: usize,
-    /// Unit of timing values: nanoseconds as the original sent them, or milliseconds.
-    pub timing_unit: TimingUnit,
-    /// Fraction of timing samples sent (`|@rate`), for very high request rates.
-    pub timing_sample_rate: f64,
-}
-
-impl Default for Statsd {
-    fn default() -> Self {
-        Statsd {
-            address: None,
-            prefix: "Wile-E-Coyote".into(),
-            procstats_prefix: "Procstats.Wile-E-Coyote".into(),
-            flush_interval: Duration::from_secs(1),
-            max_datagram_bytes: 1432,
-            timing_unit: TimingUnit::Ns,
-            timing_sample_rate: 1.0,
-        }
-    }
-}
-
-/// Unit of StatsD timing values (the `|ms` type carries whichever is chosen).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TimingUnit {
-    Ns,
-    Ms,
-}
-
-/// What the operator sees while the run goes on.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Reporting {
-    /// The live progress line on stderr.
-    pub progress: ProgressMode,
-    /// When the live line is not shown, a progress line is logged (info) this often; 0 never.
-    #[serde(deserialize_with = "deserialize_duration")]
-    pub log_interval: Duration,
-}
-
-impl Default for Reporting {
-    fn default() -> Self {
-        Reporting {
-            progress: ProgressMode::Auto,
-            log_interval: Duration::from_secs(30),
-        }
-    }
-}
-
-/// When the live progress line is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProgressMode {
-    /// Only when stderr is a terminal.
-    Auto,
-    Always,
-    Never,
-}
-
 /// A config that cannot be used, with where and why.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -441,46 +369,8 @@ impl Settings {
                 format!("{} is more than 1024", self.run.threads),
             ));
         }
-        self.validate_statsd()?;
+        self.statsd.validate()?;
         self.thresholds.validate()
-    }
-
-    fn validate_statsd(&self) -> Result<(), (&'static str, String)> {
-        let s = &self.statsd;
-        if let Some(addr) = &s.address {
-            let port = addr
-                .rsplit_once(':')
-                .map(|(host, port)| (host, port.parse::<u16>()));
-            if !matches!(port, Some((host, Ok(_))) if !host.is_empty()) {
-                return Err(("statsd.address", format!("{addr:?} is not host:port")));
-            }
-        }
-        for (key, prefix) in [
-            ("statsd.prefix", &s.prefix),
-            ("statsd.procstats_prefix", &s.procstats_prefix),
-        ] {
-            let ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
-            if !prefix.bytes().all(ok) || prefix.starts_with('.') || prefix.contains("..") {
-                return Err((
-                    key,
-                    format!("{prefix:?}: use letters, digits, `-`, `_` and single dots"),
-                ));
-            }
-        }
-        positive("statsd.flush_interval", s.flush_interval)?;
-        if !(256..=65507).contains(&s.max_datagram_bytes) {
-            return Err((
-                "statsd.max_datagram_bytes",
-                format!("{} is not within 256..=65507", s.max_datagram_bytes),
-            ));
-        }
-        if !(s.timing_sample_rate > 0.0 && s.timing_sample_rate <= 1.0) {
-            return Err((
-                "statsd.timing_sample_rate",
-                format!("{} is not within (0, 1]", s.timing_sample_rate),
-            ));
-        }
-        Ok(())
     }
 
     /// The refusal to target a public CA, separate from `validate` because the CLI flag can

@@ -7,6 +7,7 @@ pub mod html;
 pub mod procstats;
 pub mod progress;
 pub mod report;
+pub mod settings;
 pub mod stats;
 pub mod statsd;
 pub mod summary;
