@@ -130,16 +130,19 @@ impl Metrics {
         Ok(Metrics::new(Progress::new(&settings.report), statsd))
     }
 
+    fn totals(&self) -> Totals {
+        Totals {
+            attackers: self.stats.attackers(),
+            chains_ok: self.stats.chains_ok(),
+            chains_failed: self.stats.chains_failed(),
+        }
+    }
+
     fn tick(&mut self) {
         let now = self.started.elapsed();
         self.stats.advance(now);
         if !self.finished {
-            let totals = Totals {
-                attackers: self.stats.attackers(),
-                chains_ok: self.stats.chains_ok(),
-                chains_failed: self.stats.chains_failed(),
-            };
-            self.progress.tick(now, &totals);
+            self.progress.tick(now, &self.totals());
         }
     }
 
@@ -242,9 +245,10 @@ impl Handler<Finish> for Metrics {
 
     fn handle(&mut self, _: Finish, ctx: &mut Context<Self>) -> Self::Result {
         self.flush_statsd(ctx);
+        let now = self.started.elapsed();
         self.progress.finish();
         self.finished = true;
-        MessageResult(self.stats.summary(self.started.elapsed()))
+        MessageResult(self.stats.summary(now))
     }
 }
 

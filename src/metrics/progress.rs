@@ -98,6 +98,7 @@ enum Live {
 
 pub struct Progress {
     live: Option<(Live, Window)>,
+    last_line: String,
     /// Log interval, its window and when the next line is due.
     log: Option<(Duration, Window, Duration)>,
 }
@@ -120,6 +121,7 @@ impl Progress {
         });
         Progress {
             live: live.map(|l| (l, Window::new())),
+            last_line: String::new(),
             log,
         }
     }
@@ -128,6 +130,7 @@ impl Progress {
     pub fn off() -> Progress {
         Progress {
             live: None,
+            last_line: String::new(),
             log: None,
         }
     }
@@ -157,6 +160,7 @@ impl Progress {
                 Live::Lines => writeln!(err, "{line}"),
             };
             let _ = err.flush();
+            self.last_line = line;
         }
         if let Some((every, window, due)) = &mut self.log {
             if now >= *due {
@@ -166,10 +170,11 @@ impl Progress {
         }
     }
 
-    /// Ends the live line so what follows starts on a line of its own.
+    /// Shows the last live line again (a log line may have erased it) and ends it, so the
+    /// terminal keeps it and what follows starts on a line of its own.
     pub fn finish(&mut self) {
         if let Some((Live::Terminal, _)) = self.live.take() {
-            let _ = writeln!(std::io::stderr());
+            let _ = writeln!(std::io::stderr(), "\r\x1b[K{}", self.last_line);
         }
         self.log = None;
     }
