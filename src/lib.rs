@@ -27,8 +27,7 @@ use std::time::SystemTime;
 use clap::Parser;
 
 use cli::Cli;
-use config::ProgressMode;
-use config::Settings;
+use config::{ProgressMode, Settings};
 use metrics::report::{Report, SCHEMA_VERSION};
 
 /// Exit codes, as documented in `--help` and the README.

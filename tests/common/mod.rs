@@ -25,7 +25,7 @@ pub fn require(tool: &str) {
         .is_ok_and(|s| s.success());
     assert!(
         found,
-        "{tool} is not installed: run scripts/install-deps (Debian package pebble)"
+        "{tool} is not installed: run scripts/install-deps"
     );
 }
 
