@@ -70,10 +70,11 @@ fn statsd_receives_the_original_names() {
 }
 
 #[test]
-fn an_absent_statsd_daemon_costs_the_run_nothing() {
+fn an_absent_statsd_daemon_is_reported_not_waited_on() {
     let pebble = Pebble::start();
     // Nothing listens on this port: every send after the first is refused.
     let port = common::free_port();
+    let started = std::time::Instant::now();
     let out = run_bounded(
         wec()
             .arg("--config")
@@ -90,8 +91,9 @@ fn an_absent_statsd_daemon_costs_the_run_nothing() {
         .filter(|l| l.contains("datagrams not sent"))
         .count();
     assert!(warnings >= 1, "send errors were not reported:\n{stderr}");
+    let intervals = (started.elapsed().as_secs_f64() / 0.5).ceil() as usize + 1;
     assert!(
-        warnings <= 8,
-        "more than one warning per flush interval:\n{stderr}"
+        warnings <= intervals,
+        "more than one warning per flush interval ({intervals}):\n{stderr}"
     );
 }

@@ -23,10 +23,7 @@ pub fn require(tool: &str) {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "{tool} is not installed: run scripts/install-deps"
-    );
+    assert!(found, "{tool} is not installed: run scripts/install-deps");
 }
 
 /// A free TCP port on 127.0.0.1 that is also free for UDP (DNS needs both).
