@@ -13,6 +13,7 @@ use wile_e_coyote::attacker::Shared;
 use wile_e_coyote::chains::{ChainEnv, Journey, Journeys};
 use wile_e_coyote::challenge::Registry;
 use wile_e_coyote::config::Settings;
+use wile_e_coyote::metrics::progress::Progress;
 use wile_e_coyote::metrics::Metrics;
 use wile_e_coyote::ramp::{GetStatus, Ramp, Shutdown};
 use wile_e_coyote::reload::ReloadSource;
@@ -59,7 +60,7 @@ fn start(schedule: Schedule, chain: Duration, think: Duration) -> actix::Addr<Ra
         settings,
         target,
         Registry::new(Duration::from_secs(60), 1000).start(),
-        Metrics::new(Duration::ZERO).start(),
+        Metrics::new(Progress::off(), None).start(),
         Arc::new(Wait(chain)),
     )
     .unwrap();

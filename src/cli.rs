@@ -15,7 +15,7 @@ use crate::units::parse_duration;
 /// against the target CA, answering its validations from wile-e-coyote's own challenge server.
 /// The mode may instead come from the config's [schedule] table; a mode given here wins.
 /// Exit codes: 0 run completed, 1 runtime error, 2 bad command line or config,
-/// 3 no chain succeeded.
+/// 3 no chain succeeded, 4 a threshold of the config's [thresholds] failed.
 #[derive(Debug, Parser)]
 #[command(name = "wile-e-coyote", version, arg_required_else_help = true)]
 pub struct Cli {
@@ -36,6 +36,15 @@ pub struct Cli {
     /// Write the end-of-run report as JSON to FILE.
     #[arg(long, value_name = "FILE", global = true)]
     pub report: Option<PathBuf>,
+
+    /// Write the end-of-run report as one self-contained HTML page (charts, tables) to FILE.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub html_report: Option<PathBuf>,
+
+    /// Show the live progress line on stderr even when it is not a terminal (one line per
+    /// second).
+    #[arg(long, global = true)]
+    pub progress: bool,
 
     /// Allow a target that is a public CA's production or staging directory.
     #[arg(long, global = true)]
@@ -195,10 +204,18 @@ mod tests {
             "1",
             "--report",
             "r.json",
+            "--html-report",
+            "r.html",
+            "--progress",
         ])
         .unwrap();
         assert_eq!(cli.duration, Some(Duration::from_secs(120)));
         assert_eq!(cli.report.as_deref(), Some(std::path::Path::new("r.json")));
+        assert_eq!(
+            cli.html_report.as_deref(),
+            Some(std::path::Path::new("r.html"))
+        );
+        assert!(cli.progress);
         assert!(cli.mysql.is_some());
     }
 

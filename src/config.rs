@@ -10,6 +10,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::acme::{JwsAlg, KeyType};
+pub use crate::metrics::settings::{ProgressMode, Reporting, Statsd, TimingUnit};
+use crate::metrics::thresholds::Thresholds;
 use crate::units::{deserialize_duration, deserialize_option_duration};
 
 mod schedule_table;
@@ -41,6 +43,10 @@ pub struct Settings {
     pub control: Control,
     /// The load schedule, used when the command line gives no mode.
     pub schedule: Option<ScheduleTable>,
+    #[serde(default)]
+    pub report: Reporting,
+    #[serde(default)]
+    pub thresholds: Thresholds,
 }
 
 /// The CA under test and how to talk to it.
@@ -233,14 +239,6 @@ impl Default for Control {
     }
 }
 
-/// Where metrics go (the StatsD daemon).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Statsd {
-    /// `host:port` of a StatsD daemon; metrics are not sent when absent.
-    pub address: Option<String>,
-}
-
 /// A config that cannot be used, with where and why.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -415,12 +413,8 @@ impl Settings {
                 return Err(("control.token", "must be at least 16 characters".into()));
             }
         }
-        if let Some(addr) = &self.statsd.address {
-            if !addr.contains(':') {
-                return Err(("statsd.address", format!("{addr:?} is not host:port")));
-            }
-        }
-        Ok(())
+        self.statsd.validate()?;
+        self.thresholds.validate()
     }
 
     /// The refusal to target a public CA, separate from `validate` because the CLI flag can

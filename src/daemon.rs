@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Actor;
+use actix::{Actor, Arbiter};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
@@ -14,14 +14,11 @@ use crate::chains::Catalogue;
 use crate::challenge::ChallengeServer;
 use crate::config::Settings;
 use crate::metrics::summary::Summary;
-use crate::metrics::{GetSummary, Metrics};
+use crate::metrics::{Finish, Metrics};
 use crate::ramp::{AbortAll, Ramp, Reload, Shutdown};
 use crate::reload::{self, ReloadSource};
 use crate::schedule::Schedule;
 use crate::target::Target;
-
-/// How often the progress line is logged.
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// Runs the load test until `duration` elapses, the schedule ends (when configured to), or
 /// SIGINT/SIGTERM arrives.
@@ -35,7 +32,10 @@ pub async fn run(
     log::info!("target {}: directory read", settings.target.directory_url);
 
     let challenge_server = ChallengeServer::start(settings.challenge_server())?;
-    let metrics = Metrics::new(PROGRESS_EVERY).start();
+    let metrics = Metrics::from_settings(&settings)?;
+    // Its own thread: aggregation and StatsD never delay the Ramp or the challenge Registry.
+    let metrics_thread = Arbiter::new();
+    let metrics = Metrics::start_in_arbiter(&metrics_thread.handle(), move |_| metrics);
 
     let threads = match settings.run.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -114,7 +114,8 @@ pub async fn run(
             let _ = shutdown.await;
         }
     }
-    let summary = metrics.send(GetSummary).await?;
+    let summary = metrics.send(Finish).await?;
+    metrics_thread.stop();
     if let Some(control) = control {
         control.stop(true).await;
     }

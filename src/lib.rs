@@ -23,13 +23,14 @@ pub mod units;
 #[cfg(test)]
 pub(crate) mod test_support;
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
 use clap::Parser;
 
 use cli::Cli;
-use config::Settings;
+use config::{ProgressMode, Settings};
 use metrics::report::{Report, SCHEMA_VERSION};
 
 /// Exit codes, as documented in `--help` and the README.
@@ -42,6 +43,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// The run completed but no chain succeeded.
     pub const NO_SUCCESS: u8 = 3;
+    /// The run completed but a threshold of `[thresholds]` failed (3 takes precedence).
+    pub const THRESHOLDS: u8 = 4;
 }
 
 /// An error that ends the process, with its exit code.
@@ -79,10 +82,25 @@ pub fn run() -> ExitCode {
             });
         }
     };
-    env_logger::Builder::from_env(
+    let mut logger = env_logger::Builder::from_env(
         env_logger::Env::default().default_filter_or("warn,wile_e_coyote=info"),
-    )
-    .init();
+    );
+    if std::io::stderr().is_terminal() {
+        // The default format, each line first erasing the live progress line it would
+        // otherwise be appended to (metrics::progress rewrites that line in place).
+        logger.format(|buf, record| {
+            let level = buf.default_level_style(record.level());
+            writeln!(
+                buf,
+                "\r\x1b[K[{} {level}{:<5}{level:#} {}] {}",
+                buf.timestamp(),
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        });
+    }
+    logger.init();
     match execute(cli) {
         Ok(code) => ExitCode::from(code),
         Err(fatal) => {
@@ -93,7 +111,10 @@ pub fn run() -> ExitCode {
 }
 
 fn execute(cli: Cli) -> Result<u8, Fatal> {
-    let settings = Settings::load(cli.config.as_deref()).map_err(Fatal::usage)?;
+    let mut settings = Settings::load(cli.config.as_deref()).map_err(Fatal::usage)?;
+    if cli.progress {
+        settings.report.progress = ProgressMode::Always;
+    }
     settings
         .check_public_ca(cli.allow_public_ca)
         .map_err(|e| Fatal::usage(anyhow::Error::msg(e)))?;
@@ -120,6 +141,7 @@ fn execute(cli: Cli) -> Result<u8, Fatal> {
     }
 
     let target = settings.target.directory_url.clone();
+    let thresholds = settings.thresholds.clone();
     let started_at_unix_s = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -133,25 +155,33 @@ fn execute(cli: Cli) -> Result<u8, Fatal> {
         ))
         .map_err(Fatal::runtime)?;
 
+    let verdicts = thresholds.evaluate(&summary);
     println!(
-        "\nwile-e-coyote {} against {target}\n{}",
+        "\nwile-e-coyote {} against {target}\n{}{}",
         schedule.describe(),
-        summary.to_text()
+        summary.to_text(),
+        metrics::thresholds::to_text(&verdicts)
     );
-    if let Some(path) = &cli.report {
-        let report = Report {
-            schema_version: SCHEMA_VERSION,
-            tool: "wile-e-coyote",
-            version: env!("CARGO_PKG_VERSION"),
-            target: &target,
-            schedule: &schedule.describe(),
-            started_at_unix_s,
-            summary: &summary,
-        };
-        report
-            .write(path)
-            .map_err(|e| Fatal::runtime(anyhow::anyhow!("writing {}: {e}", path.display())))?;
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        tool: "wile-e-coyote",
+        version: env!("CARGO_PKG_VERSION"),
+        target: &target,
+        schedule: &schedule.describe(),
+        started_at_unix_s,
+        summary: &summary,
+        thresholds: &verdicts,
+    };
+    let written = |path: &std::path::Path, result: std::io::Result<()>| {
+        result.map_err(|e| Fatal::runtime(anyhow::anyhow!("writing {}: {e}", path.display())))?;
         println!("report written to {}", path.display());
+        Ok::<_, Fatal>(())
+    };
+    if let Some(path) = &cli.report {
+        written(path, report.write(path))?;
+    }
+    if let Some(path) = &cli.html_report {
+        written(path, metrics::html::write(&report, path))?;
     }
     if summary.chains_ok() == 0 {
         eprintln!(
@@ -159,6 +189,14 @@ fn execute(cli: Cli) -> Result<u8, Fatal> {
             summary.chains_failed()
         );
         return Ok(exit::NO_SUCCESS);
+    }
+    let failed = verdicts.iter().filter(|v| !v.pass).count();
+    if failed > 0 {
+        eprintln!(
+            "wile-e-coyote: {failed} of {} thresholds failed",
+            verdicts.len()
+        );
+        return Ok(exit::THRESHOLDS);
     }
     Ok(exit::OK)
 }

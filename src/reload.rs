@@ -69,6 +69,8 @@ fn keep_restart_only(running: &Settings, new: &mut Settings) -> Vec<&'static str
     keep!(challenge, "challenge");
     keep!(control, "control");
     keep!(statsd, "statsd");
+    keep!(report, "report");
+    keep!(thresholds, "thresholds");
     keep!(run.threads, "run.threads");
     keep!(run.duration, "run.duration");
     keep!(run.watch_config, "run.watch_config");

@@ -15,6 +15,7 @@ use wile_e_coyote::attacker::Shared;
 use wile_e_coyote::chains::{ChainEnv, ChainError, Journey, Journeys};
 use wile_e_coyote::challenge::Registry;
 use wile_e_coyote::config::Settings;
+use wile_e_coyote::metrics::progress::Progress;
 use wile_e_coyote::metrics::summary::Summary;
 use wile_e_coyote::metrics::{GetSummary, Metrics};
 use wile_e_coyote::ramp::{GetStatus, Ramp, RampStatus, Shutdown};
@@ -98,7 +99,7 @@ struct Daemon {
 }
 
 fn start(schedule: Schedule, journeys: Arc<dyn Journeys>, settings: Settings) -> Daemon {
-    let metrics = Metrics::new(Duration::ZERO).start();
+    let metrics = Metrics::new(Progress::off(), None).start();
     let registry = Registry::new(Duration::from_secs(60), 1000).start();
     let target = Target {
         tls_roots: vec![],

@@ -34,12 +34,14 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// Checks `actual` has the shape of `documented`. Objects whose keys are names (chains,
-/// endpoints) are compared through the entries both have; `null` stands for an absent
-/// latency object.
+/// endpoints, also inside time-series points) are compared entry by entry against the
+/// documented example; `null` stands for an absent latency object.
 fn same_shape(path: &str, documented: &Value, actual: &Value, problems: &mut Vec<String>) {
     match (documented, actual) {
         (Value::Object(d), Value::Object(a)) => {
-            let keyed_by_name = matches!(path, "chains" | "requests");
+            let keyed_by_name = matches!(path, "chains" | "requests")
+                || path.ends_with("].chains")
+                || path.ends_with("].requests");
             if keyed_by_name {
                 for (name, value) in a {
                     let example = d.values().next().expect("an example entry");
@@ -91,11 +93,18 @@ fn report_matches_the_documented_schema() {
             .arg(pebble.config())
             .args(["--duration", "2s", "--report"])
             .arg(&report_path)
-            .args(["hammer", "2"]),
+            .args(["hammer", "2"])
+            // Limits every run passes, so the thresholds array has entries to check.
+            .env("WEC_THRESHOLDS__FAILURE_RATE", "100%")
+            .env("WEC_THRESHOLDS__CHAINS__ISSUE__P99", "60s"),
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let actual = report(&report_path);
+    assert_eq!(actual["thresholds"].as_array().map(Vec::len), Some(2));
+    let points = actual["timeseries"]["points"].as_array().unwrap();
+    assert!(points.len() >= 2, "{points:?}");
+    assert!(points.iter().any(|p| p["chains"].get("issue").is_some()));
     let mut problems = Vec::new();
     same_shape("", &schema, &actual, &mut problems);
     assert!(
@@ -114,7 +123,8 @@ fn the_shape_check_notices_differences() {
     broken.as_object_mut().unwrap().remove("traffic");
     broken["extra"] = Value::from(1);
     broken["chains"]["issue"]["ok"] = Value::from("many");
+    broken["timeseries"]["points"][0]["requests"]["newOrder"]["p99_ms"] = Value::from("slow");
     let mut problems = Vec::new();
     same_shape("", &schema, &broken, &mut problems);
-    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert_eq!(problems.len(), 4, "{problems:?}");
 }

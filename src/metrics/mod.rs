@@ -1,16 +1,30 @@
-//! The Metrics actor: every attacker sends it what its chains did; it aggregates, logs
-//! progress and produces the end-of-run summary.
+//! The Metrics actor: every attacker sends it what its chains did; it aggregates (HDR
+//! histograms, a bounded time series), batches StatsD, shows progress and produces the
+//! end-of-run summary. It runs on its own arbiter thread and attackers only `do_send` to it, so
+//! neither its work nor a slow StatsD daemon ever makes an attacker wait.
 
+pub mod html;
+pub mod procstats;
+pub mod progress;
 pub mod report;
+pub mod settings;
 pub mod stats;
+pub mod statsd;
 pub mod summary;
+pub mod svg;
+pub mod thresholds;
+pub mod timeseries;
 
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
 use crate::acme::RequestRecord;
+use crate::config::Settings;
+use procstats::ProcStats;
+use progress::{Progress, Totals};
 use stats::Stats;
+use statsd::{Statsd, StatsdError};
 use summary::Summary;
 
 /// How one chain run ended.
@@ -61,28 +75,133 @@ pub struct GetCounts;
 #[rtype(result = "Summary")]
 pub struct GetSummary;
 
+/// The run is over: send what StatsD has not had yet, end the progress line, and hand back
+/// the final summary.
+#[derive(Debug, Message)]
+#[rtype(result = "Summary")]
+pub struct Finish;
+
+/// Sent by the actor to itself: when it is handled, the messages handled since it was sent
+/// are the ones that were queued ahead of it, i.e. the mailbox backlog at sending time.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+struct Probe {
+    sent: Instant,
+    handled: u64,
+}
+
+/// The progress line, time series and log line advance this often.
+const TICK: Duration = Duration::from_secs(1);
+
+/// StatsD output and what it needs every flush.
+struct StatsdOutput {
+    sink: Statsd,
+    flush_interval: Duration,
+    procstats: ProcStats,
+    procstats_warned: bool,
+}
+
 pub struct Metrics {
     stats: Stats,
     started: Instant,
-    progress_every: Duration,
+    statsd: Option<StatsdOutput>,
+    progress: Progress,
+    /// Messages from attackers and the Ramp handled so far.
+    handled: u64,
+    /// Mailbox backlog at the last probe: messages queued, and how long the probe waited.
+    backlog: (u64, Duration),
+    finished: bool,
 }
 
 impl Metrics {
-    pub fn new(progress_every: Duration) -> Self {
+    pub fn new(progress: Progress, statsd: Option<(Statsd, Duration)>) -> Self {
         Metrics {
             stats: Stats::default(),
             started: Instant::now(),
-            progress_every,
+            statsd: statsd.map(|(sink, flush_interval)| StatsdOutput {
+                sink,
+                flush_interval,
+                procstats: ProcStats::default(),
+                procstats_warned: false,
+            }),
+            progress,
+            handled: 0,
+            backlog: (0, Duration::ZERO),
+            finished: false,
         }
     }
 
-    fn log_progress(&self) {
-        log::info!(
-            "{:.0}s: chains ok {}, failed {}",
-            self.started.elapsed().as_secs_f64(),
-            self.stats.chains_ok(),
-            self.stats.chains_failed(),
-        );
+    /// As configured: StatsD when `statsd.address` is set (resolved now), progress per
+    /// `[report]`.
+    pub fn from_settings(settings: &Settings) -> Result<Self, StatsdError> {
+        let statsd = match &settings.statsd.address {
+            Some(address) => {
+                let sink = Statsd::connect(&settings.statsd, address)?;
+                log::info!("StatsD to {}", sink.target());
+                Some((sink, settings.statsd.flush_interval))
+            }
+            None => None,
+        };
+        Ok(Metrics::new(Progress::new(&settings.report), statsd))
+    }
+
+    fn totals(&self) -> Totals {
+        Totals {
+            attackers: self.stats.attackers(),
+            chains_ok: self.stats.chains_ok(),
+            chains_failed: self.stats.chains_failed(),
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = self.started.elapsed();
+        self.stats.advance(now);
+        if !self.finished {
+            self.progress.tick(now, &self.totals());
+        }
+    }
+
+    fn flush_statsd(&mut self, ctx: &mut Context<Self>) {
+        let attackers = self.stats.attackers();
+        let Some(out) = &mut self.statsd else {
+            return;
+        };
+        let mut gauges = match out.procstats.sample() {
+            Ok(gauges) => gauges,
+            Err(e) => {
+                if !out.procstats_warned {
+                    log::warn!("no process statistics: {e}");
+                    out.procstats_warned = true;
+                }
+                Vec::new()
+            }
+        };
+        gauges.extend([
+            ("Attackers", attackers as f64),
+            ("MetricsBacklog", self.backlog.0 as f64),
+            ("MetricsLagMs", self.backlog.1.as_secs_f64() * 1000.0),
+        ]);
+        let sends = out.sink.flush(&gauges);
+        if sends.failed > 0 {
+            log::warn!(
+                "StatsD {}: {} of {} datagrams not sent in the last {:.0?}: {}",
+                out.sink.target(),
+                sends.failed,
+                sends.datagrams,
+                out.flush_interval,
+                sends.last_error.as_deref().unwrap_or("unknown error")
+            );
+        }
+        if sends.oversized > 0 {
+            log::warn!(
+                "StatsD: {} lines longer than statsd.max_datagram_bytes were dropped",
+                sends.oversized
+            );
+        }
+        ctx.address().do_send(Probe {
+            sent: Instant::now(),
+            handled: self.handled,
+        });
     }
 }
 
@@ -90,8 +209,10 @@ impl Actor for Metrics {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        if !self.progress_every.is_zero() {
-            ctx.run_interval(self.progress_every, |m, _| m.log_progress());
+        self.started = Instant::now();
+        ctx.run_interval(TICK, |m, _| m.tick());
+        if let Some(out) = &self.statsd {
+            ctx.run_interval(out.flush_interval, |m, ctx| m.flush_statsd(ctx));
         }
     }
 }
@@ -100,7 +221,17 @@ impl Handler<ChainDone> for Metrics {
     type Result = ();
 
     fn handle(&mut self, msg: ChainDone, _: &mut Context<Self>) {
-        self.stats.add_chain(&msg);
+        self.handled += 1;
+        self.stats.add_chain(&msg, self.started.elapsed());
+        match msg.outcome {
+            ChainOutcome::Ok => self.progress.chain(true, msg.took),
+            ChainOutcome::Failed { .. } => self.progress.chain(false, msg.took),
+            ChainOutcome::Interrupted => {}
+        }
+        self.progress.requests(msg.requests.len());
+        if let Some(out) = &mut self.statsd {
+            out.sink.chain_done(&msg);
+        }
     }
 }
 
@@ -108,7 +239,11 @@ impl Handler<AttackerCount> for Metrics {
     type Result = ();
 
     fn handle(&mut self, msg: AttackerCount, _: &mut Context<Self>) {
+        self.handled += 1;
         self.stats.set_attackers(msg.0);
+        if let Some(out) = &mut self.statsd {
+            out.sink.set_attackers(msg.0);
+        }
     }
 }
 
@@ -143,3 +278,26 @@ impl Handler<GetSummary> for Metrics {
         MessageResult(self.stats.summary(self.started.elapsed()))
     }
 }
+
+impl Handler<Finish> for Metrics {
+    type Result = MessageResult<Finish>;
+
+    fn handle(&mut self, _: Finish, ctx: &mut Context<Self>) -> Self::Result {
+        self.flush_statsd(ctx);
+        let now = self.started.elapsed();
+        self.progress.finish();
+        self.finished = true;
+        MessageResult(self.stats.summary(now))
+    }
+}
+
+impl Handler<Probe> for Metrics {
+    type Result = ();
+
+    fn handle(&mut self, msg: Probe, _: &mut Context<Self>) {
+        self.backlog = (self.handled - msg.handled, msg.sent.elapsed());
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::timeseries::TimeSeriesReport;
+
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Percentiles {
@@ -72,6 +74,7 @@ pub struct Summary {
     /// Attackers restarted by their supervisor after a crash.
     pub attacker_restarts: u64,
     pub traffic: Traffic,
+    pub timeseries: TimeSeriesReport,
 }
 
 impl Summary {
@@ -162,19 +165,23 @@ impl Summary {
     }
 }
 
-const LATENCY_HEADER: &str = "     min      p50      p90      p99      max (ms, ok only)";
+const LATENCY_HEADER: &str = "     min      p50      p90      p99    p99.9      max (ms, ok only)";
 
 fn latency_cells(p: &Option<Percentiles>) -> String {
     match p {
         Some(p) => format!(
-            "{:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
-            p.min, p.p50, p.p90, p.p99, p.max
+            "{:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
+            p.min, p.p50, p.p90, p.p99, p.p999, p.max
         ),
-        None => format!("{:>8} {:>8} {:>8} {:>8} {:>8}", "-", "-", "-", "-", "-"),
+        None => format!(
+            "{:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "-", "-", "-", "-", "-", "-"
+        ),
     }
 }
 
-fn bytes(n: u64) -> String {
+/// `1.5 KiB`: binary units, one decimal.
+pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut value = n as f64;
     let mut unit = 0;

@@ -3,6 +3,8 @@
 //! wile-e-coyote binary run against it with a bounded wait.
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+pub mod statsd;
+
 use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
