@@ -20,6 +20,9 @@ pub use schedule_table::ScheduleTable;
 mod challenge;
 pub use challenge::{Challenge, ChallengeChoice, ChallengeWeights};
 
+mod db;
+pub use db::Db;
+
 /// Environment variables `WEC_<SECTION>__<KEY>` override file keys.
 pub const ENV_PREFIX: &str = "WEC";
 
@@ -41,6 +44,8 @@ pub struct Settings {
     pub statsd: Statsd,
     #[serde(default)]
     pub control: Control,
+    #[serde(default)]
+    pub db: Db,
     /// The load schedule, used when the command line gives no mode.
     pub schedule: Option<ScheduleTable>,
     #[serde(default)]
@@ -346,6 +351,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), (&'static str, String)> {
+        self.db.validate()?;
         let t = &self.target;
         let url = Url::parse(&t.directory_url)
             .map_err(|e| ("target.directory_url", format!("not a URL: {e}")))?;

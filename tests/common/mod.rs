@@ -3,6 +3,7 @@
 //! wile-e-coyote binary run against it with a bounded wait.
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+pub mod mariadb;
 pub mod statsd;
 
 use std::io::Read;
