@@ -1,6 +1,7 @@
 //! The Ramp under 1,000 and 10,000 attackers, without a CA: how late the Ramp applies step
 //! changes, and how much memory idle attackers cost. Chains are a fixed wait (what is measured
-//! is the Ramp, not a server). Run: `cargo bench --bench ramp`.
+//! is the Ramp, not a server). Run: `cargo bench --bench ramp`. Under `cargo test` (no
+//! `--bench` argument) it runs a small version with the same checks, so it cannot rot.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -72,22 +73,29 @@ fn start(schedule: Schedule, chain: Duration, think: Duration) -> actix::Addr<Ra
     Ramp::new(schedule, Arc::new(shared), 2, source, ended).start()
 }
 
-async fn step_lateness() {
-    // 40 steps of 250 ms alternating between 1,000 and 500 attackers whose chains take 50 ms.
-    let workers = (0..40)
-        .map(|i| if i % 2 == 0 { 1000 } else { 500 })
+async fn step_lateness(high: usize, steps: usize) {
+    // Steps of 250 ms alternating between `high` and `high / 2` attackers whose chains take
+    // 50 ms.
+    let workers = (0..steps)
+        .map(|i| if i % 2 == 0 { high } else { high / 2 })
         .collect();
     let schedule = Schedule::Workers(Workers::Seq {
         interval: Duration::from_millis(250),
         workers,
     });
     let ramp = start(schedule, Duration::from_millis(50), Duration::ZERO);
-    actix_rt::time::sleep(Duration::from_millis(40 * 250 + 100)).await;
+    actix_rt::time::sleep(Duration::from_millis(steps as u64 * 250 + 100)).await;
     let status = ramp.send(GetStatus).await.unwrap();
+    assert_eq!(status.lateness.count, steps as u64);
+    assert_eq!(
+        status.attackers,
+        if steps % 2 == 0 { high / 2 } else { high }
+    );
     println!(
-        "step lateness with 1,000 attackers ({} steps of 250 ms, 1000 <-> 500, 50 ms chains): \
+        "step lateness with {high} attackers ({} steps of 250 ms, {high} <-> {}, 50 ms chains): \
          p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms; attackers at the end {}",
         status.lateness.count,
+        high / 2,
         status.lateness.p50_ms,
         status.lateness.p99_ms,
         status.lateness.max_ms,
@@ -108,6 +116,7 @@ async fn idle_memory(n: usize) {
     actix_rt::time::sleep(Duration::from_secs(3)).await;
     let status = ramp.send(GetStatus).await.unwrap();
     let after = rss_kib();
+    assert_eq!(status.attackers, n);
     println!(
         "{n} idle attackers: RSS {} KiB before, {} KiB with them ({:.1} KiB each); attackers {}",
         before,
@@ -123,18 +132,32 @@ async fn idle_memory(n: usize) {
 }
 
 fn main() {
-    let which = std::env::args().nth(1).unwrap_or_default();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let bench = args.iter().any(|a| a == "--bench");
     actix_rt::System::new().block_on(async {
-        match which.as_str() {
-            "idle-1000" => idle_memory(1_000).await,
-            "idle-10000" => idle_memory(10_000).await,
-            "lateness" => step_lateness().await,
+        match args.first().map(String::as_str) {
+            Some("idle") => idle_memory(args[1].parse().unwrap()).await,
+            Some("lateness") => {
+                step_lateness(args[1].parse().unwrap(), args[2].parse().unwrap()).await
+            }
             _ => {
-                // Memory first, each in a fresh process so one does not inflate the other.
+                // Each case in a fresh process, so one does not inflate the other's memory.
+                let cases: &[&[&str]] = if bench {
+                    &[
+                        &["lateness", "1000", "40"],
+                        &["idle", "1000"],
+                        &["idle", "10000"],
+                    ]
+                } else {
+                    &[&["lateness", "100", "4"], &["idle", "100"]]
+                };
                 let exe = std::env::current_exe().unwrap();
-                for case in ["lateness", "idle-1000", "idle-10000"] {
-                    let status = std::process::Command::new(&exe).arg(case).status().unwrap();
-                    assert!(status.success(), "{case} failed");
+                for case in cases {
+                    let status = std::process::Command::new(&exe)
+                        .args(*case)
+                        .status()
+                        .unwrap();
+                    assert!(status.success(), "{case:?} failed");
                 }
             }
         }
