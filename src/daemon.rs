@@ -3,7 +3,7 @@
 //! end (duration, end of schedule, or signal); shut down gracefully; hand back the summary.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::{Actor, Arbiter};
 use tokio::signal::unix::{signal, SignalKind};
@@ -13,6 +13,7 @@ use crate::attacker::Shared;
 use crate::chains::Catalogue;
 use crate::challenge::ChallengeServer;
 use crate::config::Settings;
+use crate::db::{dsn, storage, Db, HighWaterMarks};
 use crate::metrics::summary::Summary;
 use crate::metrics::{Finish, Metrics};
 use crate::ramp::{AbortAll, Ramp, Reload, Shutdown};
@@ -31,6 +32,16 @@ pub async fn run(
     let target = Target::connect(&settings).await?;
     log::info!("target {}: directory read", settings.target.directory_url);
 
+    let db = match &settings.db.url {
+        Some(url) => {
+            let url = crate::db::dsn::to_url(url)?;
+            let db = Db::start(&url, &settings.db.settings())
+                .map_err(|e| anyhow::anyhow!("Boulder database {}: {e}", dsn::redacted(&url)))?;
+            let marks = db.send(HighWaterMarks).await??;
+            Some((db, marks, Instant::now()))
+        }
+        None => None,
+    };
     let challenge_server = ChallengeServer::start(settings.challenge_server())?;
     let metrics = Metrics::from_settings(&settings)?;
     // Its own thread: aggregation and StatsD never delay the Ramp or the challenge Registry.
@@ -114,7 +125,13 @@ pub async fn run(
             let _ = shutdown.await;
         }
     }
-    let summary = metrics.send(Finish).await?;
+    let mut summary = metrics.send(Finish).await?;
+    if let Some((db, start, started)) = db {
+        match db.send(HighWaterMarks).await? {
+            Ok(end) => summary.storage = Some(storage::growth(&start, &end, started.elapsed())),
+            Err(e) => log::warn!("Boulder database at the end of the run: {e}"),
+        }
+    }
     metrics_thread.stop();
     if let Some(control) = control {
         control.stop(true).await;

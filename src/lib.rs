@@ -115,6 +115,10 @@ fn execute(cli: Cli) -> Result<u8, Fatal> {
     if cli.progress {
         settings.report.progress = ProgressMode::Always;
     }
+    if let Some(mysql) = &cli.mysql {
+        db::dsn::to_url(mysql).map_err(Fatal::usage)?;
+        settings.db.url = Some(mysql.clone());
+    }
     settings
         .check_public_ca(cli.allow_public_ca)
         .map_err(|e| Fatal::usage(anyhow::Error::msg(e)))?;
@@ -135,11 +139,6 @@ fn execute(cli: Cli) -> Result<u8, Fatal> {
         path: cli.config.clone(),
         allow_public_ca: cli.allow_public_ca,
     };
-    if let Some(mysql) = &cli.mysql {
-        let url = db::dsn::to_url(mysql).map_err(Fatal::usage)?;
-        log::info!("Boulder database {}", db::dsn::redacted(&url));
-    }
-
     let target = settings.target.directory_url.clone();
     let thresholds = settings.thresholds.clone();
     let started_at_unix_s = SystemTime::now()

@@ -71,6 +71,7 @@ fn keep_restart_only(running: &Settings, new: &mut Settings) -> Vec<&'static str
     keep!(statsd, "statsd");
     keep!(report, "report");
     keep!(thresholds, "thresholds");
+    keep!(db, "db");
     keep!(run.threads, "run.threads");
     keep!(run.duration, "run.duration");
     keep!(run.watch_config, "run.watch_config");

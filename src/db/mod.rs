@@ -7,6 +7,7 @@ pub mod dsn;
 pub mod pool;
 pub mod queries;
 pub mod schema;
+pub mod storage;
 pub mod urls;
 
 use std::collections::HashMap;

@@ -214,6 +214,7 @@ impl Stats {
             attacker_restarts: self.attacker_restarts,
             traffic,
             timeseries: self.series.report(elapsed),
+            storage: None,
         }
     }
 }

@@ -75,6 +75,8 @@ pub struct Summary {
     pub attacker_restarts: u64,
     pub traffic: Traffic,
     pub timeseries: TimeSeriesReport,
+    /// With `--mysql`: how far Boulder's tables grew during the run; `null` otherwise.
+    pub storage: Option<crate::db::storage::StorageView>,
 }
 
 impl Summary {
@@ -161,6 +163,9 @@ impl Summary {
             bytes(self.traffic.bytes_in),
             bytes(self.traffic.bytes_out)
         );
+        if let Some(storage) = &self.storage {
+            out += &crate::db::storage::to_text(storage);
+        }
         out
     }
 }

@@ -335,6 +335,7 @@ mod tests {
                 bytes_out: 0,
             },
             timeseries: Default::default(),
+            storage: None,
         }
     }
 
