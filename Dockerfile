@@ -7,13 +7,13 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends pkg-config libssl-dev default-libmysqlclient-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
-COPY src src
+# Everything but what .dockerignore leaves out: Cargo.toml names bench and test targets too.
+COPY . .
 RUN cargo build --release --locked --bin wile-e-coyote
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl3 ca-certificates \
+ && apt-get install -y --no-install-recommends libssl3 libmariadb3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/wile-e-coyote /usr/local/bin/wile-e-coyote
 COPY config /etc/wile-e-coyote
