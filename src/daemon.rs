@@ -41,6 +41,7 @@ pub async fn run(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
+    let catalogue = Catalogue::new(&settings, &target.directory).map_err(anyhow::Error::msg)?;
     let grace = settings.run.grace_period;
     let control_settings = settings.control.clone();
     let watch = settings.run.watch_config;
@@ -49,7 +50,7 @@ pub async fn run(
         target,
         challenge_server.registry.clone(),
         metrics.clone(),
-        Arc::new(Catalogue),
+        Arc::new(catalogue),
     )?;
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
     let ramp = Ramp::new(

@@ -1,0 +1,470 @@
+//! `[chains]`: the mix (`[chains.weights]`), each chain's own table, the pool of objects the
+//! chains share (`[chains.pool]`) and the pre-generated certificate keys (`[chains.keys]`). All
+//! of it is read by the chains at each run, so a reload changes it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::Deserialize;
+
+use super::{check_domain, positive, ChallengeChoice, ChallengeWeights};
+use crate::acme::{JwsAlg, KeyType};
+use crate::chains::ChainKind;
+use crate::units::deserialize_duration;
+
+type Invalid = (&'static str, String);
+
+/// Per-chain settings and the mix.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Chains {
+    /// Relative weight of each chain by name; without the table, `issue` alone runs.
+    pub weights: Option<BTreeMap<String, u32>>,
+    pub issue: Issue,
+    #[serde(rename = "new-account", alias = "new_account")]
+    pub new_account: NewAccount,
+    pub renew: Renew,
+    pub revoke: Revoke,
+    #[serde(rename = "key-rollover", alias = "key_rollover")]
+    pub key_rollover: KeyRollover,
+    #[serde(rename = "account-update", alias = "account_update")]
+    pub account_update: AccountUpdate,
+    #[serde(rename = "failed-validation", alias = "failed_validation")]
+    pub failed_validation: FailedValidation,
+    pub poll: Poll,
+    pub pool: PoolSettings,
+    pub keys: Keys,
+}
+
+/// The `issue` chain (new account, order, validation, finalize, download), and how every other
+/// chain registers accounts and obtains certificates when it needs one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Issue {
+    /// Random names are `<label>.<base_domain>`; the CA must resolve them to the challenge
+    /// server.
+    pub base_domain: String,
+    /// Names in each order: a number, `[min, max]` (uniform), or weights by count.
+    pub names_per_order: NamesPerOrder,
+    /// Account key algorithm.
+    pub account_key: JwsAlg,
+    /// Certificate key type, or weights by type (`{ p256 = 3, rsa2048 = 1 }`).
+    pub cert_key: CertKeys,
+    /// When set, every downloaded chain must verify up to one of these PEM roots.
+    pub verify_root: Option<PathBuf>,
+    /// Contact added to new accounts (`mailto:` URL); none when empty.
+    pub contact: Option<String>,
+    /// The challenge each authorization is answered with: a type, or `random`.
+    pub challenge: ChallengeChoice,
+    /// Weights for `challenge = "random"` (`{ "http-01" = 2, "dns-01" = 1 }`); all types
+    /// weigh 1 when absent.
+    pub challenge_weights: Option<ChallengeWeights>,
+    /// Share (0–1) of names ordered as a wildcard `*.<label>.<base>`, together with
+    /// `<label>.<base>`: both authorizations then share one dns-01 TXT name.
+    pub wildcards: f64,
+}
+
+impl Default for Issue {
+    fn default() -> Self {
+        Issue {
+            base_domain: "wile.test".into(),
+            names_per_order: NamesPerOrder::Exactly(1),
+            account_key: JwsAlg::Es256,
+            cert_key: CertKeys::One("p256".into()),
+            verify_root: None,
+            contact: None,
+            challenge: ChallengeChoice::Http01,
+            challenge_weights: None,
+            wildcards: 0.0,
+        }
+    }
+}
+
+/// Number of names in an order.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum NamesPerOrder {
+    Exactly(usize),
+    Between(usize, usize),
+    /// Weights by count, as a table: `{ "1" = 80, "3" = 15, "10" = 5 }`.
+    Weighted(BTreeMap<String, u32>),
+}
+
+/// Most names an order may ask for here (Let's Encrypt allows 100).
+const MAX_NAMES: usize = 100;
+
+impl NamesPerOrder {
+    /// The counts and their weights (validation guarantees they parse).
+    fn weights(&self) -> Vec<(usize, u32)> {
+        match self {
+            NamesPerOrder::Exactly(n) => vec![(*n, 1)],
+            NamesPerOrder::Between(a, b) => (*a..=*b).map(|n| (n, 1)).collect(),
+            NamesPerOrder::Weighted(table) => table
+                .iter()
+                .filter_map(|(n, w)| Some((n.parse().ok()?, *w)))
+                .filter(|(_, w)| *w > 0)
+                .collect(),
+        }
+    }
+
+    /// A number of names, drawn by the weights.
+    pub fn sample(&self, rng: &mut impl Rng) -> usize {
+        pick_weighted(&self.weights(), rng).unwrap_or(1)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            NamesPerOrder::Between(a, b) if a > b => {
+                return Err(format!("needs min <= max, got [{a}, {b}]"))
+            }
+            NamesPerOrder::Weighted(table) => {
+                for count in table.keys() {
+                    count
+                        .parse::<usize>()
+                        .map_err(|_| format!("{count:?} is not a number of names"))?;
+                }
+            }
+            _ => {}
+        }
+        let counts: Vec<usize> = self.weights().into_iter().map(|(n, _)| n).collect();
+        let (Some(min), Some(max)) = (counts.iter().min(), counts.iter().max()) else {
+            return Err("every weight is 0".into());
+        };
+        if *min == 0 || *max > MAX_NAMES {
+            return Err(format!(
+                "counts must be between 1 and {MAX_NAMES}, got {min}..{max}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The certificate key type: one, or weights by type.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum CertKeys {
+    One(String),
+    Weighted(BTreeMap<String, u32>),
+}
+
+impl CertKeys {
+    /// The types in use and their weights (validation guarantees the names parse).
+    pub fn weights(&self) -> Vec<(KeyType, u32)> {
+        let named = match self {
+            CertKeys::One(name) => vec![(name.as_str(), 1)],
+            CertKeys::Weighted(table) => table.iter().map(|(n, w)| (n.as_str(), *w)).collect(),
+        };
+        named
+            .into_iter()
+            .filter(|(_, w)| *w > 0)
+            .filter_map(|(n, w)| Some((key_type(n).ok()?, w)))
+            .collect()
+    }
+
+    /// A key type, drawn by the weights.
+    pub fn sample(&self, rng: &mut impl Rng) -> KeyType {
+        pick_weighted(&self.weights(), rng).unwrap_or(KeyType::P256)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let names: Vec<&str> = match self {
+            CertKeys::One(name) => vec![name],
+            CertKeys::Weighted(table) => table.keys().map(String::as_str).collect(),
+        };
+        for name in names {
+            key_type(name)?;
+        }
+        if self.weights().is_empty() {
+            return Err("every weight is 0".into());
+        }
+        Ok(())
+    }
+}
+
+fn key_type(name: &str) -> Result<KeyType, String> {
+    KeyType::ALL
+        .into_iter()
+        .find(|t| t.name() == name)
+        .ok_or_else(|| format!("{name:?} is not a key type: p256, p384 or rsa2048"))
+}
+
+/// `new-account`: register, or (this share of the time) look up a known account by its key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewAccount {
+    /// Share (0–1) of runs that send `onlyReturnExisting` for an account of the pool.
+    pub only_return_existing: f64,
+}
+
+impl Default for NewAccount {
+    fn default() -> Self {
+        NewAccount {
+            only_return_existing: 0.25,
+        }
+    }
+}
+
+/// `renew`: order again the names of a certificate the tool holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Renew {
+    /// Send RFC 9773 `replaces` when the directory offers `renewalInfo`.
+    pub replaces: bool,
+}
+
+impl Default for Renew {
+    fn default() -> Self {
+        Renew { replaces: true }
+    }
+}
+
+/// Who signs a revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevokeSigner {
+    /// The account and the certificate's key in turn.
+    Alternate,
+    Account,
+    CertificateKey,
+}
+
+/// `revoke`: revoke a certificate the tool holds, then check a second revocation is refused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Revoke {
+    /// RFC 5280 §5.3.1 reason codes, one drawn per revocation; empty: no reason sent.
+    pub reasons: Vec<u8>,
+    pub signer: RevokeSigner,
+}
+
+impl Default for Revoke {
+    fn default() -> Self {
+        Revoke {
+            reasons: vec![0, 4, 5],
+            signer: RevokeSigner::Alternate,
+        }
+    }
+}
+
+/// `key-rollover`: the algorithm of the new account key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyRollover {
+    pub new_key: JwsAlg,
+}
+
+impl Default for KeyRollover {
+    fn default() -> Self {
+        KeyRollover {
+            new_key: JwsAlg::Es256,
+        }
+    }
+}
+
+/// `account-update`: the contacts it sets, and whether it checks the CA kept them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountUpdate {
+    /// New contacts are `mailto:wile-<random>@<contact_domain>`.
+    pub contact_domain: String,
+    /// The account read back must show the new contact (Boulder ignores contact updates since
+    /// 2025: set `false` there).
+    pub check_contact: bool,
+}
+
+impl Default for AccountUpdate {
+    fn default() -> Self {
+        AccountUpdate {
+            contact_domain: "wile.test".into(),
+            check_contact: true,
+        }
+    }
+}
+
+/// `failed-validation`: the challenge answered without publishing its response.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FailedValidation {
+    pub challenge: ChallengeChoice,
+}
+
+impl Default for FailedValidation {
+    fn default() -> Self {
+        FailedValidation {
+            challenge: ChallengeChoice::Http01,
+        }
+    }
+}
+
+/// `poll`: how orders, authorizations and certificates are fetched.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Poll {
+    /// Plain GET instead of POST-as-GET (Boulder allows it, Pebble answers 405).
+    pub plain_get: bool,
+}
+
+/// Which idle account leaves the pool when it is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Eviction {
+    /// The one idle the longest.
+    Oldest,
+    Random,
+}
+
+/// What a chain does when the pool has nothing it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenEmpty {
+    /// Creates it (an account, or an account with a certificate), within its own latency.
+    Create,
+    /// Waits for another chain to bring one back, up to `wait_timeout`.
+    Wait,
+}
+
+/// The pool of accounts (with their orders, authorizations and certificates) shared by all
+/// attackers.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolSettings {
+    /// Accounts held at most (idle and in use); beyond it, idle ones are evicted.
+    pub max_accounts: usize,
+    /// Certificates kept per account; the oldest is dropped beyond it.
+    pub max_certificates_per_account: usize,
+    pub eviction: Eviction,
+    pub when_empty: WhenEmpty,
+    /// With `when_empty = "wait"`, a chain still waiting after this fails (`pool:empty`).
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub wait_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_accounts: 1000,
+            max_certificates_per_account: 4,
+            eviction: Eviction::Oldest,
+            when_empty: WhenEmpty::Create,
+            wait_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Certificate keys, generated ahead so key generation (RSA's above all) is not what a chain
+/// measures.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Keys {
+    /// Keys of each certificate key type in use, made at start and reused in turn.
+    pub pool_size: usize,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys { pool_size: 16 }
+    }
+}
+
+impl Chains {
+    /// Each chain's weight as configured (validation guarantees the names).
+    pub fn weights(&self) -> Vec<(ChainKind, u32)> {
+        match &self.weights {
+            None => vec![(ChainKind::Issue, 1)],
+            Some(table) => table
+                .iter()
+                .filter_map(|(name, w)| Some((ChainKind::from_name(name)?, *w)))
+                .collect(),
+        }
+    }
+
+    pub(super) fn validate(&self) -> Result<(), Invalid> {
+        if let Some(table) = &self.weights {
+            for name in table.keys() {
+                if ChainKind::from_name(name).is_none() {
+                    let known: Vec<&str> = ChainKind::ALL.iter().map(|k| k.name()).collect();
+                    return Err((
+                        "chains.weights",
+                        format!("{name:?} is not a chain: {}", known.join(", ")),
+                    ));
+                }
+            }
+        }
+        if self.weights().iter().all(|(_, w)| *w == 0) {
+            return Err((
+                "chains.weights",
+                "every weight is 0: give at least one chain a weight".into(),
+            ));
+        }
+        let issue = &self.issue;
+        check_domain(&issue.base_domain).map_err(|e| ("chains.issue.base_domain", e))?;
+        issue
+            .names_per_order
+            .validate()
+            .map_err(|e| ("chains.issue.names_per_order", e))?;
+        issue
+            .cert_key
+            .validate()
+            .map_err(|e| ("chains.issue.cert_key", e))?;
+        if let Some(contact) = &issue.contact {
+            if !contact.starts_with("mailto:") {
+                return Err((
+                    "chains.issue.contact",
+                    format!("{contact:?} must be a mailto: URL"),
+                ));
+            }
+        }
+        let share = self.new_account.only_return_existing;
+        if !(0.0..=1.0).contains(&share) {
+            return Err((
+                "chains.new-account.only_return_existing",
+                format!("{share} is not a share between 0 and 1"),
+            ));
+        }
+        if let Some(bad) = self.revoke.reasons.iter().find(|r| **r == 7 || **r > 10) {
+            return Err((
+                "chains.revoke.reasons",
+                format!("{bad} is not an RFC 5280 reason code (0-10 without 7)"),
+            ));
+        }
+        check_domain(&self.account_update.contact_domain)
+            .map_err(|e| ("chains.account-update.contact_domain", e))?;
+        let pool = &self.pool;
+        if pool.max_accounts == 0 {
+            return Err(("chains.pool.max_accounts", "must be at least 1".into()));
+        }
+        if pool.max_certificates_per_account == 0 {
+            return Err((
+                "chains.pool.max_certificates_per_account",
+                "must be at least 1".into(),
+            ));
+        }
+        positive("chains.pool.wait_timeout", pool.wait_timeout)?;
+        if !(1..=10_000).contains(&self.keys.pool_size) {
+            return Err((
+                "chains.keys.pool_size",
+                format!("{} is not between 1 and 10000", self.keys.pool_size),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Draws one of `items` by weight; `None` when every weight is 0.
+pub fn pick_weighted<T: Copy>(items: &[(T, u32)], rng: &mut impl Rng) -> Option<T> {
+    let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut ticket = rng.random_range(0..total);
+    for (item, weight) in items {
+        let weight = u64::from(*weight);
+        if ticket < weight {
+            return Some(*item);
+        }
+        ticket -= weight;
+    }
+    None
+}
