@@ -227,6 +227,7 @@ impl Settings {
             .with_list_parse_key("challenge.base_domains")
             .with_list_parse_key("challenge.addresses_v4")
             .with_list_parse_key("challenge.addresses_v6")
+            .with_list_parse_key("chains.revoke.reasons")
             .source(env);
         let mut settings: Settings = builder
             .add_source(environment)

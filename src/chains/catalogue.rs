@@ -94,10 +94,14 @@ fn log_disabled(disabled: &[Disabled]) {
 }
 
 fn no_chain(disabled: &[Disabled]) -> String {
-    let names: Vec<&str> = disabled.iter().map(|d| d.chain.name()).collect();
+    let why: Vec<String> = disabled
+        .iter()
+        .map(|d| format!("{} needs {}", d.chain.name(), d.missing))
+        .collect();
     format!(
-        "no chain of chains.weights can run against this CA ({} disabled: see above)",
-        names.join(", ")
+        "no chain of chains.weights can run against this CA, whose directory lacks what they \
+         need ({})",
+        why.join("; ")
     )
 }
 
@@ -123,5 +127,109 @@ impl Journeys for Catalogue {
                 kind.run(&ctx).await
             }),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acme::Transport;
+    use crate::challenge::Registry;
+    use actix::Actor;
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    fn settings(env: &[(&str, &str)]) -> Settings {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_with_env(None, Some(env)).unwrap()
+    }
+
+    fn pebble_directory() -> Directory {
+        serde_json::from_str(
+            r#"{"newNonce":"https://ca/n","newAccount":"https://ca/a","newOrder":"https://ca/o",
+                "revokeCert":"https://ca/r","keyChange":"https://ca/k"}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_mix_of_chains_the_directory_cannot_serve_is_refused() {
+        let only_ari = settings(&[("WEC_CHAINS__WEIGHTS__ARI", "1")]);
+        let err = Catalogue::new(&only_ari, &pebble_directory())
+            .err()
+            .expect("refused");
+        assert!(
+            err.contains("ari needs renewalInfo (RFC 9773 ARI)"),
+            "{err}"
+        );
+        let with_issue = settings(&[
+            ("WEC_CHAINS__WEIGHTS__ARI", "1"),
+            ("WEC_CHAINS__WEIGHTS__ISSUE", "1"),
+        ]);
+        assert!(Catalogue::new(&with_issue, &pebble_directory()).is_ok());
+    }
+
+    #[test]
+    fn only_the_certificate_key_types_in_use_are_made() {
+        let s = settings(&[("WEC_CHAINS__KEYS__POOL_SIZE", "3")]);
+        let catalogue = Catalogue::new(&s, &pebble_directory()).unwrap();
+        let keys = &catalogue.stock().keys;
+        assert_eq!(keys.len(crate::acme::KeyType::P256), 3);
+        assert_eq!(keys.len(crate::acme::KeyType::Rsa2048), 0);
+    }
+
+    /// The chain names `next` picks with `settings`, 200 times.
+    fn picks(catalogue: &Catalogue, env: &Rc<ChainEnv>) -> Vec<&'static str> {
+        (0..200)
+            .map(|_| catalogue.next(Rc::new(env.client()), env.clone()).0)
+            .collect()
+    }
+
+    /// A reload hands attackers new settings in their `ChainEnv`; the next picks follow its
+    /// weights with no other plumbing.
+    #[actix_rt::test]
+    async fn picks_follow_the_weights_of_the_settings_each_attacker_runs_with() {
+        let directory = Arc::new(pebble_directory());
+        let registry = Registry::new(Duration::from_secs(60), 10).start();
+        let env = |s: Settings| {
+            let client_settings = s.client_settings();
+            let http = Transport::http_client(&[], &client_settings).unwrap();
+            Rc::new(ChainEnv {
+                transport: Rc::new(Transport::new(http, client_settings)),
+                directory: directory.clone(),
+                settings: Arc::new(s),
+                registry: registry.clone(),
+                verify_store: None,
+            })
+        };
+        let before = settings(&[]);
+        let catalogue = Catalogue::new(&before, &directory).unwrap();
+        assert!(picks(&catalogue, &env(before))
+            .iter()
+            .all(|c| *c == "issue"));
+
+        let after = env(settings(&[
+            ("WEC_CHAINS__WEIGHTS__REVOKE", "1"),
+            ("WEC_CHAINS__WEIGHTS__KEY_ROLLOVER", "1"),
+            ("WEC_CHAINS__WEIGHTS__ISSUE", "0"),
+        ]));
+        let names = picks(&catalogue, &after);
+        assert!(
+            names.iter().all(|c| ["revoke", "key-rollover"].contains(c)),
+            "{names:?}"
+        );
+        assert!(names.contains(&"revoke") && names.contains(&"key-rollover"));
+
+        let nothing_left = env(settings(&[
+            ("WEC_CHAINS__WEIGHTS__ARI", "1"),
+            ("WEC_CHAINS__WEIGHTS__ISSUE", "0"),
+        ]));
+        let (name, journey) = catalogue.next(Rc::new(nothing_left.client()), nothing_left.clone());
+        assert_eq!(name, "disabled");
+        let err = journey.await.unwrap_err();
+        assert!(err.to_string().contains("renewalInfo"), "{err}");
     }
 }

@@ -6,6 +6,7 @@ use rand::seq::IndexedRandom;
 
 use super::{prove, steps, ChainError, Ctx};
 use crate::acme::wire::{Authorization, AuthorizationStatus, Identifier};
+use crate::acme::Account;
 use crate::pool::Need;
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<(), ChainError> {
@@ -13,9 +14,14 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), ChainError> {
 }
 
 async fn deactivate(ctx: &Ctx<'_>, fresh: bool) -> Result<(), ChainError> {
-    let client = ctx.client;
     let lease = steps::account(ctx, Need::Account, fresh).await?;
-    let account = lease.account();
+    deactivate_one(ctx, lease.account()).await.map(drop)
+}
+
+/// Orders new names for `account` and deactivates one of the order's authorizations, checking
+/// it says so; returns its URL.
+pub async fn deactivate_one(ctx: &Ctx<'_>, account: &Account) -> Result<String, ChainError> {
+    let client = ctx.client;
     let identifiers: Vec<Identifier> = prove::order_names(ctx)
         .iter()
         .map(Identifier::dns)
@@ -29,7 +35,8 @@ async fn deactivate(ctx: &Ctx<'_>, fresh: bool) -> Result<(), ChainError> {
     let answer = client.deactivate_authorization(account, url).await?;
     deactivated("the deactivation's answer", &answer)?;
     let read = client.authorization(account, url).await?;
-    deactivated("the authorization read back", &read)
+    deactivated("the authorization read back", &read)?;
+    Ok(url.clone())
 }
 
 fn deactivated(what: &str, authz: &Authorization) -> Result<(), ChainError> {

@@ -6,6 +6,7 @@
 
 use super::{pick, prove, steps, ChainError, Ctx};
 use crate::acme::wire::{AuthorizationStatus, Identifier, OrderStatus};
+use crate::acme::Account;
 use crate::pool::Need;
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<(), ChainError> {
@@ -13,10 +14,16 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), ChainError> {
 }
 
 async fn fail(ctx: &Ctx<'_>, fresh: bool) -> Result<(), ChainError> {
+    let lease = steps::account(ctx, Need::Account, fresh).await?;
+    fail_one(ctx, lease.account()).await.map(drop)
+}
+
+/// Orders one new name for `account` and answers its challenge without publishing the
+/// response, checking the authorization and the order end invalid; returns the order's and
+/// the authorization's URLs.
+pub async fn fail_one(ctx: &Ctx<'_>, account: &Account) -> Result<(String, String), ChainError> {
     let client = ctx.client;
     let settings = ctx.settings();
-    let lease = steps::account(ctx, Need::Account, fresh).await?;
-    let account = lease.account();
     let name = prove::random_names(&settings.chains.issue.base_domain, 1, 0.0);
     let order = client
         .new_order(account, &[Identifier::dns(&name[0])], None)
@@ -50,15 +57,15 @@ async fn fail(ctx: &Ctx<'_>, fresh: bool) -> Result<(), ChainError> {
             ))
         }
     }
-    let order = client.order(account, &order.url).await?;
-    if order.status != OrderStatus::Invalid {
+    let settled = client.order(account, &order.url).await?;
+    if settled.status != OrderStatus::Invalid {
         return Err(ChainError::check(
             "order",
             format!(
                 "its authorization failed, yet the order is {:?}",
-                order.status
+                settled.status
             ),
         ));
     }
-    Ok(())
+    Ok((order.url, url.clone()))
 }

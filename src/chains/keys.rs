@@ -95,6 +95,13 @@ impl KeyStock {
         });
     }
 
+    /// Whether `key` is in the rotation.
+    pub fn holds(&self, key: &PKey<Private>) -> bool {
+        self.lock()
+            .values()
+            .any(|keys| keys.iter().any(|k| k.public_eq(key)))
+    }
+
     /// Keys stocked of `kind`.
     pub fn len(&self, kind: KeyType) -> usize {
         self.lock().get(&kind).map_or(0, Vec::len)
@@ -177,6 +184,7 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
+        assert!(!stock.holds(&retired));
         for _ in 0..4 {
             assert!(!stock.key(KeyType::P256, 2).unwrap().public_eq(&retired));
         }

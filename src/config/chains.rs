@@ -235,6 +235,7 @@ pub enum RevokeSigner {
 #[serde(deny_unknown_fields, default)]
 pub struct Revoke {
     /// RFC 5280 §5.3.1 reason codes, one drawn per revocation; empty: no reason sent.
+    #[serde(deserialize_with = "one_or_many")]
     pub reasons: Vec<u8>,
     pub signer: RevokeSigner,
 }
@@ -452,6 +453,37 @@ impl Chains {
     }
 }
 
+/// A list of numbers, or one alone: from the environment `WEC_CHAINS__REVOKE__REASONS=4`
+/// arrives as a number and `=0,5` as a list of strings.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Number(u8),
+        Text(String),
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Number),
+        Many(Vec<Number>),
+    }
+    let numbers = match OneOrMany::deserialize(d)? {
+        OneOrMany::One(n) => vec![n],
+        OneOrMany::Many(list) => list,
+    };
+    numbers
+        .into_iter()
+        .map(|n| match n {
+            Number::Number(n) => Ok(n),
+            Number::Text(t) => t
+                .trim()
+                .parse()
+                .map_err(|_| serde::de::Error::custom(format!("{t:?} is not a reason code"))),
+        })
+        .collect()
+}
+
 /// Draws one of `items` by weight; `None` when every weight is 0.
 pub fn pick_weighted<T: Copy>(items: &[(T, u32)], rng: &mut impl Rng) -> Option<T> {
     let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
@@ -467,4 +499,191 @@ pub fn pick_weighted<T: Copy>(items: &[(T, u32)], rng: &mut impl Rng) -> Option<
         ticket -= weight;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigError, Settings};
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use std::io::Write;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(toml.as_bytes()).unwrap();
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_with_env(Some(f.path()), Some(env))
+    }
+
+    fn error(toml: &str) -> String {
+        load(toml, &[]).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn without_weights_issue_runs_alone() {
+        let s = load("", &[]).unwrap();
+        assert_eq!(s.chains.weights(), [(ChainKind::Issue, 1)]);
+        assert_eq!(s.chains.revoke.reasons, [0, 4, 5]);
+        assert_eq!(s.chains.pool.when_empty, WhenEmpty::Create);
+    }
+
+    #[test]
+    fn weights_and_chain_tables_take_either_separator() {
+        let s = load(
+            "[chains.weights]\nissue = 5\nkey-rollover = 2\n\
+             [chains.key-rollover]\nnew_key = \"es384\"\n\
+             [chains.account_update]\ncheck_contact = false\n",
+            &[("WEC_CHAINS__WEIGHTS__DEACTIVATE_AUTHZ", "3")],
+        )
+        .unwrap();
+        let mut weights = s.chains.weights();
+        weights.sort();
+        assert_eq!(
+            weights,
+            [
+                (ChainKind::Issue, 5),
+                (ChainKind::KeyRollover, 2),
+                (ChainKind::DeactivateAuthz, 3)
+            ]
+        );
+        assert_eq!(s.chains.key_rollover.new_key, JwsAlg::Es384);
+        assert!(!s.chains.account_update.check_contact);
+    }
+
+    #[test]
+    fn bad_weights_name_the_key_and_the_reason() {
+        let msg = error("[chains.weights]\nrevok = 1\n");
+        assert!(
+            msg.contains("`chains.weights`") && msg.contains("\"revok\" is not a chain"),
+            "{msg}"
+        );
+        assert!(msg.contains("key-rollover"), "lists the chains: {msg}");
+        let msg = error("[chains.weights]\nissue = 0\n");
+        assert!(msg.contains("every weight is 0"), "{msg}");
+        let msg = error("[chains.revok]\nreasons = [1]\n");
+        assert!(msg.contains("unknown field `revok`"), "{msg}");
+    }
+
+    #[test]
+    fn names_per_order_by_weight() {
+        let s = load(
+            "[chains.issue]\nnames_per_order = { \"1\" = 3, \"4\" = 1, \"9\" = 0 }\n",
+            &[],
+        )
+        .unwrap();
+        let mut rng = StdRng::seed_from_u64(3);
+        let draws: Vec<usize> = (0..4000)
+            .map(|_| s.chains.issue.names_per_order.sample(&mut rng))
+            .collect();
+        let fours = draws.iter().filter(|n| **n == 4).count();
+        assert!(
+            draws.iter().all(|n| *n == 1 || *n == 4),
+            "weight 0 never drawn"
+        );
+        assert!(
+            (880..1120).contains(&fours),
+            "{fours} of 4000, expected 1000"
+        );
+
+        for (table, why) in [
+            ("{ \"x\" = 1 }", "\"x\" is not a number of names"),
+            ("{ \"0\" = 1 }", "between 1 and 100"),
+            ("{ \"101\" = 1 }", "between 1 and 100"),
+            ("{ \"2\" = 0 }", "every weight is 0"),
+            ("[3, 1]", "needs min <= max"),
+        ] {
+            let msg = error(&format!("[chains.issue]\nnames_per_order = {table}\n"));
+            assert!(
+                msg.contains("`chains.issue.names_per_order`") && msg.contains(why),
+                "{table}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn certificate_key_types_by_weight() {
+        let s = load(
+            "[chains.issue]\ncert_key = { p256 = 1, rsa2048 = 1, p384 = 0 }\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            s.chains.issue.cert_key.weights(),
+            [(KeyType::P256, 1), (KeyType::Rsa2048, 1)]
+        );
+        let s = load("", &[("WEC_CHAINS__ISSUE__CERT_KEY", "p384")]).unwrap();
+        assert_eq!(s.chains.issue.cert_key.weights(), [(KeyType::P384, 1)]);
+        let msg = error("[chains.issue]\ncert_key = \"p521\"\n");
+        assert!(
+            msg.contains("`chains.issue.cert_key`") && msg.contains("\"p521\" is not a key type"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn per_chain_values_are_checked() {
+        for (toml, key, why) in [
+            (
+                "[chains.revoke]\nreasons = [0, 7]\n",
+                "chains.revoke.reasons",
+                "7 is not an RFC 5280 reason code",
+            ),
+            (
+                "[chains.new-account]\nonly_return_existing = 1.5\n",
+                "chains.new-account.only_return_existing",
+                "not a share",
+            ),
+            (
+                "[chains.pool]\nmax_accounts = 0\n",
+                "chains.pool.max_accounts",
+                "at least 1",
+            ),
+            (
+                "[chains.pool]\nwait_timeout = \"0s\"\n",
+                "chains.pool.wait_timeout",
+                "longer than zero",
+            ),
+            (
+                "[chains.keys]\npool_size = 0\n",
+                "chains.keys.pool_size",
+                "between 1 and 10000",
+            ),
+            (
+                "[chains.account-update]\ncontact_domain = \"not a domain\"\n",
+                "chains.account-update.contact_domain",
+                "not a DNS name",
+            ),
+        ] {
+            let msg = error(toml);
+            assert!(
+                msg.contains(&format!("`{key}`")) && msg.contains(why),
+                "{toml}: {msg}"
+            );
+        }
+        let msg = error("[chains.revoke]\nsigner = \"me\"\n");
+        assert!(msg.contains("signer") || msg.contains("variant"), "{msg}");
+    }
+
+    #[test]
+    fn revoke_and_pool_settings_parse() {
+        let s = load(
+            "[chains.revoke]\nsigner = \"certificate-key\"\nreasons = []\n\
+             [chains.pool]\neviction = \"random\"\nwhen_empty = \"wait\"\nwait_timeout = \"2s\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.chains.revoke.signer, RevokeSigner::CertificateKey);
+        assert!(s.chains.revoke.reasons.is_empty());
+        assert_eq!(s.chains.pool.eviction, Eviction::Random);
+        assert_eq!(s.chains.pool.when_empty, WhenEmpty::Wait);
+        assert_eq!(s.chains.pool.wait_timeout, Duration::from_secs(2));
+        let s = load("", &[("WEC_CHAINS__REVOKE__REASONS", "4")]).unwrap();
+        assert_eq!(s.chains.revoke.reasons, [4]);
+        let s = load("", &[("WEC_CHAINS__REVOKE__REASONS", "0,5")]).unwrap();
+        assert_eq!(s.chains.revoke.reasons, [0, 5]);
+    }
 }
