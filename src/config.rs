@@ -19,11 +19,13 @@ pub use schedule_table::ScheduleTable;
 mod challenge;
 pub use challenge::{Challenge, ChallengeChoice, ChallengeWeights};
 
+mod chain_tables;
 mod chains;
-pub use chains::{
-    pick_weighted, AccountUpdate, CertKeys, Chains, Eviction, FailedValidation, Issue, KeyRollover,
-    Keys, NamesPerOrder, NewAccount, Poll, PoolSettings, Renew, Revoke, RevokeSigner, WhenEmpty,
+pub use chain_tables::{
+    AccountUpdate, Eviction, FailedValidation, KeyRollover, Keys, NewAccount, Poll, PoolSettings,
+    Renew, Revoke, RevokeSigner, WhenEmpty,
 };
+pub use chains::{pick_weighted, CertKeys, Chains, Issue, NamesPerOrder};
 
 /// Environment variables `WEC_<SECTION>__<KEY>` override file keys.
 pub const ENV_PREFIX: &str = "WEC";

@@ -120,7 +120,7 @@ impl Summary {
         );
         let _ = writeln!(
             out,
-            "\n{:<18} {:>8} {:>7} {:>7} {:>7} {:>8} {}",
+            "\n{:<21} {:>8} {:>7} {:>7} {:>7} {:>8} {}",
             "chain", "ok", "failed", "intr", "expect", "ok/s", LATENCY_HEADER
         );
         for (name, c) in &self.chains {
@@ -138,7 +138,7 @@ impl Summary {
         }
         let _ = writeln!(
             out,
-            "\n{:<18} {:>8} {:>7} {:>7} {:>7} {:>8} {}",
+            "\n{:<21} {:>8} {:>7} {:>7} {:>7} {:>8} {}",
             "request", "ok", "failed", "nonce", "expect", "req/s", LATENCY_HEADER
         );
         for (name, r) in &self.requests {
@@ -159,7 +159,7 @@ impl Summary {
             for f in &self.failures {
                 let _ = writeln!(
                     out,
-                    "  {:>7}  {:<18} {:<32} e.g. {}",
+                    "  {:>7}  {:<21} {:<32} e.g. {}",
                     f.count, f.chain, f.reason, f.example
                 );
             }
@@ -167,7 +167,7 @@ impl Summary {
         if !self.expected_outcomes.is_empty() {
             let _ = writeln!(out, "\nexpected outcomes (counted as ok):");
             for e in &self.expected_outcomes {
-                let _ = writeln!(out, "  {:>7}  {:<18} {}", e.count, e.chain, e.outcome);
+                let _ = writeln!(out, "  {:>7}  {:<21} {}", e.count, e.chain, e.outcome);
             }
         }
         if self.dropped_starts > 0 || self.attacker_restarts > 0 {
