@@ -126,7 +126,7 @@ impl Summary {
         for (name, c) in &self.chains {
             let _ = writeln!(
                 out,
-                "{:<18} {:>8} {:>7} {:>7} {:>7} {:>8.2} {}",
+                "{:<21} {:>8} {:>7} {:>7} {:>7} {:>8.2} {}",
                 name,
                 c.ok,
                 c.failed,
@@ -144,7 +144,7 @@ impl Summary {
         for (name, r) in &self.requests {
             let _ = writeln!(
                 out,
-                "{:<18} {:>8} {:>7} {:>7} {:>7} {:>8.2} {}",
+                "{:<21} {:>8} {:>7} {:>7} {:>7} {:>8.2} {}",
                 name,
                 r.ok,
                 r.failed,
