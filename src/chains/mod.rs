@@ -1,7 +1,7 @@
 //! Chains: subscriber journeys through the ACME API, one small module each. A chain is an
 //! async function over a [`Ctx`] (a per-run [`Client`], the thread's [`ChainEnv`], the shared
 //! [`Stock`] of accounts and keys); the attacker owns the loop, the timing and the reporting.
-//! Adding a chain is adding its module and one line in [`ChainKind`].
+//! Adding a chain is adding its module and one line in the chain table (`chain_table!`).
 
 pub mod account_update;
 pub mod ari;
@@ -84,58 +84,57 @@ impl Ctx<'_> {
     }
 }
 
-/// The journeys an attacker can take; the name is `{chain}` in metrics, reports and the
-/// config's `[chains.weights]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ChainKind {
-    NewAccount,
-    Issue,
-    Renew,
-    Ari,
-    Revoke,
-    KeyRollover,
-    AccountUpdate,
-    DeactivateAccount,
-    DeactivateAuthz,
-    FailedValidation,
-    Poll,
+/// Declares [`ChainKind`] from the chain table below: one line per chain.
+macro_rules! chain_table {
+    ($($kind:ident $name:literal |$ctx:ident| $run:expr;)+) => {
+        /// The journeys an attacker can take; the name is `{chain}` in metrics, reports and the
+        /// config's `[chains.weights]`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ChainKind {
+            $($kind,)+
+        }
+
+        impl ChainKind {
+            pub const ALL: &'static [ChainKind] = &[$(ChainKind::$kind,)+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ChainKind::$kind => $name,)+
+                }
+            }
+
+            pub async fn run(self, ctx: &Ctx<'_>) -> Result<(), ChainError> {
+                match self {
+                    $(ChainKind::$kind => {
+                        let $ctx = ctx;
+                        $run.await
+                    })+
+                }
+            }
+        }
+    };
+}
+
+// The chains: adding one is adding its module and a line here.
+chain_table! {
+    NewAccount "new-account" |ctx| new_account::run(ctx);
+    Issue "issue" |ctx| issue::run(ctx);
+    Renew "renew" |ctx| renew::run(ctx);
+    Ari "ari" |ctx| ari::run(ctx, &ctx.stock.pool);
+    Revoke "revoke" |ctx| revoke::run(ctx);
+    KeyRollover "key-rollover" |ctx| key_rollover::run(ctx);
+    AccountUpdate "account-update" |ctx| account_update::run(ctx);
+    DeactivateAccount "deactivate-account" |ctx| deactivate_account::run(ctx);
+    DeactivateAuthz "deactivate-authz" |ctx| deactivate_authz::run(ctx);
+    FailedValidation "failed-validation" |ctx| failed_validation::run(ctx);
+    Poll "poll" |ctx| poll::run(ctx);
 }
 
 impl ChainKind {
-    pub const ALL: [ChainKind; 11] = [
-        ChainKind::NewAccount,
-        ChainKind::Issue,
-        ChainKind::Renew,
-        ChainKind::Ari,
-        ChainKind::Revoke,
-        ChainKind::KeyRollover,
-        ChainKind::AccountUpdate,
-        ChainKind::DeactivateAccount,
-        ChainKind::DeactivateAuthz,
-        ChainKind::FailedValidation,
-        ChainKind::Poll,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ChainKind::NewAccount => "new-account",
-            ChainKind::Issue => "issue",
-            ChainKind::Renew => "renew",
-            ChainKind::Ari => "ari",
-            ChainKind::Revoke => "revoke",
-            ChainKind::KeyRollover => "key-rollover",
-            ChainKind::AccountUpdate => "account-update",
-            ChainKind::DeactivateAccount => "deactivate-account",
-            ChainKind::DeactivateAuthz => "deactivate-authz",
-            ChainKind::FailedValidation => "failed-validation",
-            ChainKind::Poll => "poll",
-        }
-    }
-
     /// The chain named `name`; `_` may stand for `-` (environment variables cannot hold `-`).
     pub fn from_name(name: &str) -> Option<ChainKind> {
         let name = name.replace('_', "-");
-        ChainKind::ALL.into_iter().find(|k| k.name() == name)
+        ChainKind::ALL.iter().copied().find(|k| k.name() == name)
     }
 
     /// The directory resource this chain cannot do without, when `directory` lacks it.
@@ -147,22 +146,6 @@ impl ChainKind {
             ChainKind::Revoke if directory.revoke_cert.is_none() => Some("revokeCert"),
             ChainKind::KeyRollover if directory.key_change.is_none() => Some("keyChange"),
             _ => None,
-        }
-    }
-
-    pub async fn run(self, ctx: &Ctx<'_>) -> Result<(), ChainError> {
-        match self {
-            ChainKind::NewAccount => new_account::run(ctx).await,
-            ChainKind::Issue => issue::run(ctx).await,
-            ChainKind::Renew => renew::run(ctx).await,
-            ChainKind::Ari => ari::run(ctx, &ctx.stock.pool).await,
-            ChainKind::Revoke => revoke::run(ctx).await,
-            ChainKind::KeyRollover => key_rollover::run(ctx).await,
-            ChainKind::AccountUpdate => account_update::run(ctx).await,
-            ChainKind::DeactivateAccount => deactivate_account::run(ctx).await,
-            ChainKind::DeactivateAuthz => deactivate_authz::run(ctx).await,
-            ChainKind::FailedValidation => failed_validation::run(ctx).await,
-            ChainKind::Poll => poll::run(ctx).await,
         }
     }
 }
@@ -248,7 +231,7 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_found_back_with_either_separator() {
-        for kind in ChainKind::ALL {
+        for &kind in ChainKind::ALL {
             assert_eq!(ChainKind::from_name(kind.name()), Some(kind));
             let underscored = kind.name().replace('-', "_");
             assert_eq!(ChainKind::from_name(&underscored), Some(kind));
@@ -263,7 +246,8 @@ mod tests {
         )
         .unwrap();
         let missing: Vec<_> = ChainKind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter_map(|k| Some((k, k.missing_in(&pebble)?)))
             .collect();
         assert_eq!(missing, [(ChainKind::Ari, "renewalInfo (RFC 9773 ARI)")]);
