@@ -42,6 +42,7 @@ pub async fn run(
         n => n,
     };
     let catalogue = Catalogue::new(&settings, &target.directory).map_err(anyhow::Error::msg)?;
+    let stock = catalogue.stock().clone();
     let grace = settings.run.grace_period;
     let control_settings = settings.control.clone();
     let watch = settings.run.watch_config;
@@ -116,6 +117,14 @@ pub async fn run(
         }
     }
     let summary = metrics.send(Finish).await?;
+    let pool = stock.pool.stats();
+    log::info!(
+        "pool at the end: {} accounts ({} in use), {} certificates held, {} accounts evicted",
+        pool.idle + pool.leased,
+        pool.leased,
+        pool.certificates,
+        pool.evicted
+    );
     metrics_thread.stop();
     if let Some(control) = control {
         control.stop(true).await;

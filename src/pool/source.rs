@@ -15,16 +15,6 @@ pub enum ObjectKind {
     Authorization,
 }
 
-impl ObjectKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ObjectKind::Certificate => "certificate",
-            ObjectKind::Order => "order",
-            ObjectKind::Authorization => "authorization",
-        }
-    }
-}
-
 /// A CA object as anyone may refer to it: no key comes with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRef {
