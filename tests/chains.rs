@@ -402,3 +402,29 @@ async fn a_forgotten_account_is_evicted_and_the_chain_retried_with_a_new_one() {
     );
     lab.stop().await;
 }
+
+#[actix_rt::test]
+async fn with_when_empty_wait_a_chain_waits_for_the_pool_instead_of_creating() {
+    let pebble = Pebble::start();
+    let lab = Lab::start(
+        &pebble,
+        &[
+            ("WEC_CHAINS__POOL__WHEN_EMPTY", "wait"),
+            ("WEC_CHAINS__POOL__WAIT_TIMEOUT", "300ms"),
+        ],
+    )
+    .await;
+    let run = lab.run(ChainKind::Revoke).await;
+    let err = run.result.as_ref().unwrap_err();
+    assert_eq!(err.reason(), "pool:empty", "{err}");
+    assert!(
+        run.records.is_empty(),
+        "nothing was created: {:?}",
+        run.records
+    );
+    lab.run(ChainKind::Issue).await.ok();
+    let run = lab.run(ChainKind::Revoke).await;
+    run.ok();
+    assert_eq!(run.count("newAccount"), 0);
+    lab.stop().await;
+}
