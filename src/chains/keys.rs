@@ -1,8 +1,9 @@
-//! Certificate keys made ahead of time and reused in turn, so a chain measures the CA and not
-//! RSA key generation (tens of milliseconds per 2048-bit key). Reusing a certificate key across
-//! certificates is allowed by ACME; a key that signed a revocation (Boulder then treats it as
-//! compromised and blocks it) or was revoked for `keyCompromise` leaves the rotation and is
-//! replaced in the background.
+//! Certificate keys made ahead of time, so a chain measures the CA and not RSA key generation
+//! (tens of milliseconds per 2048-bit key). By default they are reused in turn, which ACME
+//! allows; a key that signed a revocation (Boulder then treats it as compromised, blocks it and
+//! revokes every certificate carrying it) or was revoked for `keyCompromise` leaves the rotation
+//! and is replaced in the background. With `chains.keys.reuse = false` every certificate gets a
+//! key of its own instead, each taken key replaced in the background.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +14,7 @@ use openssl::error::ErrorStack;
 use openssl::pkey::{PKey, Private};
 
 use crate::acme::KeyType;
+use crate::config::Keys;
 
 type Sets = HashMap<KeyType, Vec<PKey<Private>>>;
 
@@ -51,48 +53,61 @@ impl KeyStock {
         Ok(())
     }
 
-    /// A key of `kind`, the stocked ones in turn. A type not prepared (a reload brought it) is
-    /// prepared now, once; a set emptied by retirements gets one key made here.
-    pub fn key(&self, kind: KeyType, size: usize) -> Result<PKey<Private>, ErrorStack> {
+    /// A key of `kind`: the stocked ones in turn, or with `reuse = false` one taken out of the
+    /// stock (and replaced in the background). A type not prepared (a reload brought it) is
+    /// prepared now, once; an empty set (retirements, or takings faster than replacements) gets
+    /// one key made here.
+    pub fn key(&self, kind: KeyType, cfg: &Keys) -> Result<PKey<Private>, ErrorStack> {
         if !self.lock().contains_key(&kind) {
             log::warn!(
-                "no {} certificate keys were made at start: making {size} now",
-                kind.name()
+                "no {} certificate keys were made at start: making {} now",
+                kind.name(),
+                cfg.pool_size
             );
-            self.prepare(&[kind], size)?;
+            self.prepare(&[kind], cfg.pool_size)?;
         }
-        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
         let stocked = {
-            let sets = self.lock();
-            sets.get(&kind)
-                .filter(|keys| !keys.is_empty())
-                .map(|keys| keys[turn % keys.len()].clone())
+            let mut sets = self.lock();
+            let keys = sets.entry(kind).or_default();
+            match (keys.is_empty(), cfg.reuse) {
+                (true, _) => None,
+                (false, true) => {
+                    let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+                    Some(keys[turn % keys.len()].clone())
+                }
+                (false, false) => keys.pop(),
+            }
         };
         match stocked {
-            Some(key) => Ok(key),
+            Some(key) => {
+                if !cfg.reuse {
+                    self.replace(kind);
+                }
+                Ok(key)
+            }
             None => kind.generate(),
         }
     }
 
-    /// Takes `key` out of the rotation and makes a replacement on a background thread.
-    pub fn retire(&self, key: &PKey<Private>) {
-        let kind = {
-            let mut sets = self.lock();
-            let found = sets.iter_mut().find_map(|(kind, keys)| {
-                let at = keys.iter().position(|k| k.public_eq(key))?;
-                keys.swap_remove(at);
-                Some(*kind)
-            });
-            match found {
-                Some(kind) => kind,
-                None => return,
-            }
-        };
+    /// Makes one key of `kind` on a background thread and adds it to the stock.
+    fn replace(&self, kind: KeyType) {
         let sets = self.sets.clone();
         std::thread::spawn(move || match kind.generate() {
             Ok(fresh) => lock(&sets).entry(kind).or_default().push(fresh),
-            Err(e) => log::warn!("replacing a retired {} key: {e}", kind.name()),
+            Err(e) => log::warn!("making a {} certificate key: {e}", kind.name()),
         });
+    }
+
+    /// Takes `key` out of the rotation and makes a replacement on a background thread.
+    pub fn retire(&self, key: &PKey<Private>) {
+        let found = self.lock().iter_mut().find_map(|(kind, keys)| {
+            let at = keys.iter().position(|k| k.public_eq(key))?;
+            keys.swap_remove(at);
+            Some(*kind)
+        });
+        if let Some(kind) = found {
+            self.replace(kind);
+        }
     }
 
     /// Whether `key` is in the rotation.
@@ -142,13 +157,31 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    fn reuse(pool_size: usize) -> Keys {
+        Keys {
+            pool_size,
+            reuse: true,
+        }
+    }
+
+    fn wait_for(stock: &KeyStock, kind: KeyType, len: usize) {
+        let started = Instant::now();
+        while stock.len(kind) < len {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no replacement"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     #[test]
     fn keys_come_in_turn_from_the_stock() {
         let stock = KeyStock::new();
         stock.prepare(&[KeyType::P256, KeyType::P384], 3).unwrap();
         assert_eq!(stock.len(KeyType::P256), 3);
         let keys: Vec<PKey<Private>> = (0..6)
-            .map(|_| stock.key(KeyType::P256, 3).unwrap())
+            .map(|_| stock.key(KeyType::P256, &reuse(3)).unwrap())
             .collect();
         let distinct = |ks: &[PKey<Private>]| {
             ks.iter()
@@ -159,14 +192,14 @@ mod tests {
         for i in 0..3 {
             assert!(keys[i].public_eq(&keys[i + 3]), "then the same again");
         }
-        assert_eq!(stock.key(KeyType::P384, 3).unwrap().bits(), 384);
+        assert_eq!(stock.key(KeyType::P384, &reuse(3)).unwrap().bits(), 384);
     }
 
     #[test]
     fn a_type_not_prepared_is_made_on_first_use() {
         let stock = KeyStock::new();
         assert_eq!(stock.len(KeyType::P384), 0);
-        stock.key(KeyType::P384, 2).unwrap();
+        stock.key(KeyType::P384, &reuse(2)).unwrap();
         assert_eq!(stock.len(KeyType::P384), 2);
     }
 
@@ -174,19 +207,33 @@ mod tests {
     fn a_retired_key_is_replaced_by_a_new_one() {
         let stock = KeyStock::new();
         stock.prepare(&[KeyType::P256], 2).unwrap();
-        let retired = stock.key(KeyType::P256, 2).unwrap();
+        let retired = stock.key(KeyType::P256, &reuse(2)).unwrap();
         stock.retire(&retired);
-        let started = Instant::now();
-        while stock.len(KeyType::P256) < 2 {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "no replacement"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for(&stock, KeyType::P256, 2);
         assert!(!stock.holds(&retired));
         for _ in 0..4 {
-            assert!(!stock.key(KeyType::P256, 2).unwrap().public_eq(&retired));
+            assert!(!stock
+                .key(KeyType::P256, &reuse(2))
+                .unwrap()
+                .public_eq(&retired));
         }
+    }
+
+    #[test]
+    fn without_reuse_every_key_is_new_and_the_stock_refills() {
+        let stock = KeyStock::new();
+        let fresh = Keys {
+            pool_size: 2,
+            reuse: false,
+        };
+        stock.prepare(&[KeyType::P256], 2).unwrap();
+        let mut taken: Vec<PKey<Private>> = Vec::new();
+        for _ in 0..6 {
+            let key = stock.key(KeyType::P256, &fresh).unwrap();
+            assert!(taken.iter().all(|k| !k.public_eq(&key)), "a key came twice");
+            assert!(!stock.holds(&key), "a taken key left the stock");
+            taken.push(key);
+        }
+        wait_for(&stock, KeyType::P256, 2);
     }
 }

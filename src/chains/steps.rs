@@ -38,7 +38,7 @@ pub async fn obtain_certificate(
     let key = ctx
         .stock
         .keys
-        .key(key_type, chains.keys.pool_size)
+        .key(key_type, &chains.keys)
         .map_err(ChainError::local)?;
     let csr = csr_der(&key, names).map_err(ChainError::local)?;
     let mut finalized = client

@@ -178,13 +178,20 @@ impl Default for PoolSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Keys {
-    /// Keys of each certificate key type in use, made at start and reused in turn.
+    /// Keys of each certificate key type in use, made at start.
     pub pool_size: usize,
+    /// Reuse the keys in turn; `false`: each certificate gets a key of its own, its
+    /// replacement made in the background (Boulder revokes every certificate of a key one
+    /// revocation reported compromised).
+    pub reuse: bool,
 }
 
 impl Default for Keys {
     fn default() -> Self {
-        Keys { pool_size: 16 }
+        Keys {
+            pool_size: 16,
+            reuse: true,
+        }
     }
 }
 
