@@ -428,3 +428,28 @@ async fn with_when_empty_wait_a_chain_waits_for_the_pool_instead_of_creating() {
     assert_eq!(run.count("newAccount"), 0);
     lab.stop().await;
 }
+
+#[actix_rt::test]
+async fn without_key_reuse_each_certificate_has_its_own_key() {
+    let pebble = Pebble::start();
+    let lab = Lab::start(
+        &pebble,
+        &[
+            ("WEC_CHAINS__KEYS__REUSE", "false"),
+            ("WEC_CHAINS__KEYS__POOL_SIZE", "2"),
+        ],
+    )
+    .await;
+    for _ in 0..4 {
+        lab.run(ChainKind::Issue).await.ok();
+    }
+    let certs = held(&lab);
+    assert_eq!(certs.len(), 4);
+    for (i, a) in certs.iter().enumerate() {
+        assert!(
+            certs[..i].iter().all(|b| !a.key.public_eq(&b.key)),
+            "certificate {i} shares a key"
+        );
+    }
+    lab.stop().await;
+}
