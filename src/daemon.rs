@@ -30,6 +30,8 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let target = Target::connect(&settings).await?;
     log::info!("target {}: directory read", settings.target.directory_url);
+    let catalogue = Catalogue::new(&settings, &target.directory).map_err(anyhow::Error::msg)?;
+    let stock = catalogue.stock().clone();
 
     let challenge_server = ChallengeServer::start(settings.challenge_server())?;
     let metrics = Metrics::from_settings(&settings)?;
@@ -41,8 +43,6 @@ pub async fn run(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let catalogue = Catalogue::new(&settings, &target.directory).map_err(anyhow::Error::msg)?;
-    let stock = catalogue.stock().clone();
     let grace = settings.run.grace_period;
     let control_settings = settings.control.clone();
     let watch = settings.run.watch_config;
