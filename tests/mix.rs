@@ -174,3 +174,23 @@ fn a_reload_changes_the_weights_of_a_running_daemon() {
     assert!(ok("issue") > 0 && ok("revoke") > 0, "{}", r["chains"]);
     assert_eq!(r["chains"]["revoke"]["failed"], 0, "{}", show(&out));
 }
+
+#[test]
+fn a_mix_pebble_cannot_serve_at_all_is_refused_at_start() {
+    let pebble = Pebble::start();
+    let config = config_with_weights(&pebble, &[("ari", 1)], "ari.toml");
+    let out = run_bounded(
+        wec()
+            .arg("--config")
+            .arg(&config)
+            .args(["--duration", "2s", "hammer", "1"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no chain of chains.weights can run against this CA")
+            && stderr.contains("ari needs renewalInfo (RFC 9773 ARI)"),
+        "{stderr}"
+    );
+}
