@@ -71,6 +71,7 @@ fn report(i: u64) -> ChainDone {
         outcome,
         requests,
         bad_nonce_retries: 0,
+        expected: vec![],
     }
 }
 

@@ -301,6 +301,7 @@ impl Attacker {
             outcome,
             requests: run.client.take_records(),
             bad_nonce_retries: run.client.bad_nonce_retries(),
+            expected: run.client.take_expected(),
         });
     }
 

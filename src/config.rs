@@ -9,7 +9,6 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use crate::acme::{JwsAlg, KeyType};
 pub use crate::metrics::settings::{ProgressMode, Reporting, Statsd, TimingUnit};
 use crate::metrics::thresholds::Thresholds;
 use crate::units::{deserialize_duration, deserialize_option_duration};
@@ -22,6 +21,13 @@ pub use challenge::{Challenge, ChallengeChoice, ChallengeWeights};
 
 mod db;
 pub use db::Db;
+mod chain_tables;
+mod chains;
+pub use chain_tables::{
+    AccountUpdate, Eviction, FailedValidation, KeyRollover, Keys, NewAccount, Poll, PoolSettings,
+    Renew, Revoke, RevokeSigner, WhenEmpty,
+};
+pub use chains::{pick_weighted, CertKeys, Chains, Issue, NamesPerOrder};
 
 /// Environment variables `WEC_<SECTION>__<KEY>` override file keys.
 pub const ENV_PREFIX: &str = "WEC";
@@ -115,73 +121,6 @@ impl Default for Polling {
             max_interval: Duration::from_secs(2),
             timeout: Duration::from_secs(60),
             max_retry_after: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Per-chain settings.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Chains {
-    pub issue: Issue,
-}
-
-/// The `issue` chain: new account, order, validation, finalize, download.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Issue {
-    /// Random names are `<label>.<base_domain>`; the CA must resolve them to the challenge
-    /// server.
-    pub base_domain: String,
-    /// Names in each order: a number (exactly that many) or `[min, max]` (uniformly random).
-    pub names_per_order: NamesPerOrder,
-    /// Account key algorithm.
-    pub account_key: JwsAlg,
-    /// Certificate key algorithm (the CSR's key).
-    pub cert_key: KeyType,
-    /// When set, every downloaded chain must verify up to one of these PEM roots.
-    pub verify_root: Option<PathBuf>,
-    /// Contact added to new accounts (`mailto:` URL); none when empty.
-    pub contact: Option<String>,
-    /// The challenge each authorization is answered with: a type, or `random`.
-    pub challenge: ChallengeChoice,
-    /// Weights for `challenge = "random"` (`{ "http-01" = 2, "dns-01" = 1 }`); all types
-    /// weigh 1 when absent.
-    pub challenge_weights: Option<ChallengeWeights>,
-    /// Share (0–1) of names ordered as a wildcard `*.<label>.<base>`, together with
-    /// `<label>.<base>`: both authorizations then share one dns-01 TXT name.
-    pub wildcards: f64,
-}
-
-impl Default for Issue {
-    fn default() -> Self {
-        Issue {
-            base_domain: "wile.test".into(),
-            names_per_order: NamesPerOrder::Exactly(1),
-            account_key: JwsAlg::Es256,
-            cert_key: KeyType::P256,
-            verify_root: None,
-            contact: None,
-            challenge: ChallengeChoice::Http01,
-            challenge_weights: None,
-            wildcards: 0.0,
-        }
-    }
-}
-
-/// Number of names in an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum NamesPerOrder {
-    Exactly(usize),
-    Between(usize, usize),
-}
-
-impl NamesPerOrder {
-    pub fn bounds(self) -> (usize, usize) {
-        match self {
-            NamesPerOrder::Exactly(n) => (n, n),
-            NamesPerOrder::Between(a, b) => (a, b),
         }
     }
 }
@@ -294,6 +233,7 @@ impl Settings {
             .with_list_parse_key("challenge.base_domains")
             .with_list_parse_key("challenge.addresses_v4")
             .with_list_parse_key("challenge.addresses_v6")
+            .with_list_parse_key("chains.revoke.reasons")
             .source(env);
         let mut settings: Settings = builder
             .add_source(environment)
@@ -375,27 +315,11 @@ impl Settings {
             ));
         }
         positive("polling.timeout", self.polling.timeout)?;
-        let issue = &self.chains.issue;
-        check_domain(&issue.base_domain).map_err(|e| ("chains.issue.base_domain", e))?;
-        let (min, max) = issue.names_per_order.bounds();
-        if min == 0 || min > max || max > 100 {
-            return Err((
-                "chains.issue.names_per_order",
-                format!("needs 1 <= min <= max <= 100, got {min}..{max}"),
-            ));
-        }
-        if let Some(path) = &issue.verify_root {
+        self.chains.validate()?;
+        if let Some(path) = &self.chains.issue.verify_root {
             check_pem_certs(path).map_err(|e| ("chains.issue.verify_root", e))?;
         }
         self.validate_challenge()?;
-        if let Some(contact) = &issue.contact {
-            if !contact.starts_with("mailto:") {
-                return Err((
-                    "chains.issue.contact",
-                    format!("{contact:?} must be a mailto: URL"),
-                ));
-            }
-        }
         if self.run.threads > 1024 {
             return Err((
                 "run.threads",

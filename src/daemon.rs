@@ -31,6 +31,8 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let target = Target::connect(&settings).await?;
     log::info!("target {}: directory read", settings.target.directory_url);
+    let catalogue = Catalogue::new(&settings, &target.directory).map_err(anyhow::Error::msg)?;
+    let stock = catalogue.stock().clone();
 
     let db = match &settings.db.url {
         Some(url) => {
@@ -60,7 +62,7 @@ pub async fn run(
         target,
         challenge_server.registry.clone(),
         metrics.clone(),
-        Arc::new(Catalogue),
+        Arc::new(catalogue),
     )?;
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
     let ramp = Ramp::new(
@@ -132,6 +134,14 @@ pub async fn run(
             Err(e) => log::warn!("Boulder database at the end of the run: {e}"),
         }
     }
+    let pool = stock.pool.stats();
+    log::info!(
+        "pool at the end: {} accounts ({} in use), {} certificates held, {} accounts evicted",
+        pool.idle + pool.leased,
+        pool.leased,
+        pool.certificates,
+        pool.evicted
+    );
     metrics_thread.stop();
     if let Some(control) = control {
         control.stop(true).await;

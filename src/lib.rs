@@ -13,6 +13,7 @@ pub mod control;
 pub mod daemon;
 pub mod db;
 pub mod metrics;
+pub mod pool;
 pub mod ramp;
 pub mod reload;
 pub mod safety;

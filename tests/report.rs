@@ -94,6 +94,9 @@ fn report_matches_the_documented_schema() {
             .args(["--duration", "2s", "--report"])
             .arg(&report_path)
             .args(["hammer", "2"])
+            // Revocations meet an expected outcome, so `expected_outcomes` has entries to check.
+            .env("WEC_CHAINS__WEIGHTS__ISSUE", "1")
+            .env("WEC_CHAINS__WEIGHTS__REVOKE", "1")
             // Limits every run passes, so the thresholds array has entries to check.
             .env("WEC_THRESHOLDS__FAILURE_RATE", "100%")
             .env("WEC_THRESHOLDS__CHAINS__ISSUE__P99", "60s"),
@@ -105,6 +108,7 @@ fn report_matches_the_documented_schema() {
     let points = actual["timeseries"]["points"].as_array().unwrap();
     assert!(points.len() >= 2, "{points:?}");
     assert!(points.iter().any(|p| p["chains"].get("issue").is_some()));
+    assert!(!actual["expected_outcomes"].as_array().unwrap().is_empty());
     let mut problems = Vec::new();
     same_shape("", &schema, &actual, &mut problems);
     assert!(

@@ -1,25 +1,43 @@
-//! What an account does (RFC 8555 §7.3–§7.4): register, order, fetch and answer
+//! What an account does (RFC 8555 §7.3–§7.5): register, look itself up, read, update and
+//! deactivate itself, order (renewing with RFC 9773 `replaces`), fetch, answer and deactivate
 //! authorizations, finalize, poll and download.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::jws::Signer;
 use super::wire::{
-    Authorization, AuthorizationStatus, Challenge, ChallengeType, Finalize, Identifier, NewAccount,
-    NewOrder, Order, OrderStatus,
+    AccountObject, AccountUpdate, Authorization, AuthorizationStatus, AuthorizationUpdate,
+    Challenge, ChallengeType, Finalize, Identifier, NewAccount, NewOrder, Order, OrderStatus,
 };
-use super::{b64, AccountKey, AcmeError, Client, Endpoint};
+use super::{b64, AccountKey, AcmeError, Client, Endpoint, Response};
 
 /// A registered account: its key and its URL (the `kid` of every later request).
 #[derive(Debug)]
 pub struct Account {
     pub key: AccountKey,
     pub url: String,
+    /// Set when the CA answered `accountDoesNotExist` to a request signed by this account (it
+    /// forgot the account, e.g. after a restart): the pool then drops it.
+    forgotten: AtomicBool,
 }
 
 impl Account {
+    pub fn new(key: AccountKey, url: String) -> Self {
+        Account {
+            key,
+            url,
+            forgotten: AtomicBool::new(false),
+        }
+    }
+
     fn signer(&self) -> Signer<'_> {
         Signer::Kid(&self.key, &self.url)
+    }
+
+    /// Whether the CA said it does not know this account.
+    pub fn is_forgotten(&self) -> bool {
+        self.forgotten.load(Ordering::Relaxed)
     }
 }
 
@@ -49,25 +67,98 @@ impl Client {
             .post(endpoint, &url, Signer::Jwk(&key), Some(&payload), None)
             .await?;
         let url = response.location(endpoint)?;
-        Ok(Account { key, url })
+        Ok(Account::new(key, url))
     }
 
-    /// newOrder (RFC 8555 §7.4).
+    /// newAccount with `onlyReturnExisting` (RFC 8555 §7.3.1): the URL of the account `key`
+    /// belongs to, without creating one (`accountDoesNotExist` when there is none).
+    pub async fn find_account(&self, key: &AccountKey) -> Result<String, AcmeError> {
+        let endpoint = Endpoint::NewAccount;
+        let payload = serde_json::to_vec(&NewAccount {
+            contact: &[],
+            terms_of_service_agreed: false,
+            only_return_existing: true,
+        })
+        .expect("serialisable");
+        let url = self.directory().new_account.clone();
+        self.post(endpoint, &url, Signer::Jwk(key), Some(&payload), None)
+            .await?
+            .location(endpoint)
+    }
+
+    /// POST-as-GET the account (RFC 8555 §7.3).
+    pub async fn account(&self, account: &Account) -> Result<AccountObject, AcmeError> {
+        self.post_as_get(account, Endpoint::Account, &account.url)
+            .await
+    }
+
+    /// Replaces the account's contacts (RFC 8555 §7.3.2).
+    pub async fn update_contact(
+        &self,
+        account: &Account,
+        contact: &[String],
+    ) -> Result<AccountObject, AcmeError> {
+        self.update_account(
+            account,
+            &AccountUpdate {
+                contact: Some(contact),
+                status: None,
+            },
+        )
+        .await
+    }
+
+    /// Deactivates the account for good (RFC 8555 §7.3.6).
+    pub async fn deactivate_account(&self, account: &Account) -> Result<AccountObject, AcmeError> {
+        self.update_account(
+            account,
+            &AccountUpdate {
+                contact: None,
+                status: Some("deactivated"),
+            },
+        )
+        .await
+    }
+
+    async fn update_account(
+        &self,
+        account: &Account,
+        update: &AccountUpdate<'_>,
+    ) -> Result<AccountObject, AcmeError> {
+        let endpoint = Endpoint::Account;
+        let payload = serde_json::to_vec(update).expect("serialisable");
+        self.post_by(account, endpoint, &account.url, Some(&payload), None)
+            .await?
+            .json(endpoint)
+    }
+
+    /// newOrder (RFC 8555 §7.4); `replaces` names the certificate this order renews (the ARI
+    /// certID, RFC 9773 §5).
     pub async fn new_order(
         &self,
         account: &Account,
         identifiers: &[Identifier],
+        replaces: Option<&str>,
     ) -> Result<OrderHandle, AcmeError> {
         let endpoint = Endpoint::NewOrder;
-        let payload = serde_json::to_vec(&NewOrder { identifiers }).expect("serialisable");
+        let payload = serde_json::to_vec(&NewOrder {
+            identifiers,
+            replaces,
+        })
+        .expect("serialisable");
         let url = self.directory().new_order.clone();
         let response = self
-            .post(endpoint, &url, account.signer(), Some(&payload), None)
+            .post_by(account, endpoint, &url, Some(&payload), None)
             .await?;
         Ok(OrderHandle {
             url: response.location(endpoint)?,
             order: response.json(endpoint)?,
         })
+    }
+
+    /// POST-as-GET an order (RFC 8555 §7.4).
+    pub async fn order(&self, account: &Account, url: &str) -> Result<Order, AcmeError> {
+        self.post_as_get(account, Endpoint::Order, url).await
     }
 
     /// POST-as-GET an authorization (RFC 8555 §7.5).
@@ -79,6 +170,22 @@ impl Client {
         self.post_as_get(account, Endpoint::Authz, url).await
     }
 
+    /// Deactivates an authorization (RFC 8555 §7.5.2): POST `{"status": "deactivated"}`.
+    pub async fn deactivate_authorization(
+        &self,
+        account: &Account,
+        url: &str,
+    ) -> Result<Authorization, AcmeError> {
+        let endpoint = Endpoint::Authz;
+        let payload = serde_json::to_vec(&AuthorizationUpdate {
+            status: "deactivated",
+        })
+        .expect("serialisable");
+        self.post_by(account, endpoint, url, Some(&payload), None)
+            .await?
+            .json(endpoint)
+    }
+
     /// Tells the server the challenge response is in place (RFC 8555 §7.5.1): POST `{}`.
     pub async fn respond(
         &self,
@@ -87,7 +194,7 @@ impl Client {
         kind: ChallengeType,
     ) -> Result<Challenge, AcmeError> {
         let endpoint = Endpoint::Challenge(kind);
-        self.post(endpoint, url, account.signer(), Some(b"{}"), None)
+        self.post_by(account, endpoint, url, Some(b"{}"), None)
             .await?
             .json(endpoint)
     }
@@ -113,15 +220,9 @@ impl Client {
     ) -> Result<Order, AcmeError> {
         let endpoint = Endpoint::Finalize;
         let payload = serde_json::to_vec(&Finalize { csr: b64(csr_der) }).expect("serialisable");
-        self.post(
-            endpoint,
-            finalize_url,
-            account.signer(),
-            Some(&payload),
-            None,
-        )
-        .await?
-        .json(endpoint)
+        self.post_by(account, endpoint, finalize_url, Some(&payload), None)
+            .await?
+            .json(endpoint)
     }
 
     /// Polls an order until it is neither `pending`, `ready` nor `processing`: issuance is
@@ -139,18 +240,15 @@ impl Client {
     pub async fn certificate(&self, account: &Account, url: &str) -> Result<String, AcmeError> {
         let endpoint = Endpoint::Certificate;
         let response = self
-            .post(
+            .post_by(
+                account,
                 endpoint,
                 url,
-                account.signer(),
                 None,
                 Some("application/pem-certificate-chain"),
             )
             .await?;
-        String::from_utf8(response.body.to_vec()).map_err(|_| AcmeError::Malformed {
-            endpoint,
-            message: "certificate chain is not UTF-8 PEM".into(),
-        })
+        response.pem(endpoint)
     }
 
     async fn post_as_get<T: serde::de::DeserializeOwned>(
@@ -159,9 +257,30 @@ impl Client {
         endpoint: Endpoint,
         url: &str,
     ) -> Result<T, AcmeError> {
-        self.post(endpoint, url, account.signer(), None, None)
+        self.post_by(account, endpoint, url, None, None)
             .await?
             .json(endpoint)
+    }
+
+    /// A POST signed by `account` (its URL as `kid`); an `accountDoesNotExist` answer marks
+    /// the account forgotten.
+    pub(crate) async fn post_by(
+        &self,
+        account: &Account,
+        endpoint: Endpoint,
+        url: &str,
+        payload: Option<&[u8]>,
+        accept: Option<&'static str>,
+    ) -> Result<Response, AcmeError> {
+        let result = self
+            .post(endpoint, url, account.signer(), payload, accept)
+            .await;
+        if let Err(e) = &result {
+            if e.problem().is_some_and(|p| p.is("accountDoesNotExist")) {
+                account.forgotten.store(true, Ordering::Relaxed);
+            }
+        }
+        result
     }
 
     /// POST-as-GET `url` until `waiting` says the object is settled, up to the polling timeout.
@@ -179,9 +298,7 @@ impl Client {
         let started = Instant::now();
         let mut backoff = settings.poll_interval;
         loop {
-            let response = self
-                .post(endpoint, url, account.signer(), None, None)
-                .await?;
+            let response = self.post_by(account, endpoint, url, None, None).await?;
             let object: T = response.json(endpoint)?;
             let Some(state) = waiting(&object) else {
                 return Ok(object);

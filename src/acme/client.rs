@@ -173,12 +173,13 @@ impl Transport {
 }
 
 /// One chain's view of the CA: shares its thread's [`Transport`] and keeps the records of the
-/// exchanges it made.
+/// exchanges it made, and the expected refusals the chain met.
 pub struct Client {
     transport: Rc<Transport>,
     directory: Arc<Directory>,
     records: RefCell<Vec<RequestRecord>>,
     bad_nonce_retries: Cell<u32>,
+    expected: RefCell<Vec<String>>,
 }
 
 /// A response whose body was read completely (within the size limit).
@@ -196,6 +197,7 @@ impl Client {
             directory,
             records: RefCell::new(Vec::new()),
             bad_nonce_retries: Cell::new(0),
+            expected: RefCell::new(Vec::new()),
         }
     }
 
@@ -217,6 +219,25 @@ impl Client {
         self.bad_nonce_retries.get()
     }
 
+    /// Notes an outcome the chain expected and met (`acme:alreadyRevoked`…), for the summary.
+    pub fn note_expected(&self, outcome: String) {
+        self.expected.borrow_mut().push(outcome);
+    }
+
+    /// As [`Client::note_expected`], for a refusal: the exchange just made is marked
+    /// [`RequestOutcome::Expected`] instead of failed.
+    pub fn expected_refusal(&self, outcome: String) {
+        if let Some(last) = self.records.borrow_mut().last_mut() {
+            last.outcome = RequestOutcome::Expected;
+        }
+        self.note_expected(outcome);
+    }
+
+    /// The expected outcomes noted so far, leaving the list empty.
+    pub fn take_expected(&self) -> Vec<String> {
+        self.expected.take()
+    }
+
     async fn exchange(
         &self,
         endpoint: Endpoint,
@@ -233,15 +254,39 @@ impl Client {
         result
     }
 
+    /// The URL of an optional directory resource (`revokeCert`, `keyChange`, `renewalInfo`),
+    /// or an error naming what this CA's directory lacks.
+    pub(crate) fn directory_entry(
+        &self,
+        endpoint: Endpoint,
+        url: Option<&str>,
+    ) -> Result<String, AcmeError> {
+        url.map(str::to_owned).ok_or_else(|| AcmeError::Malformed {
+            endpoint: Endpoint::Directory,
+            message: format!("the directory offers no {endpoint}"),
+        })
+    }
+
+    /// A plain GET without a signature, for what a CA serves to anyone: renewalInfo (RFC 9773
+    /// §4.1) and, where the CA allows it, orders, authorizations and certificates (RFC 8555
+    /// §6.3 leaves it to the server). Error statuses become errors.
+    pub async fn get(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+        accept: Option<&'static str>,
+    ) -> Result<Response, AcmeError> {
+        self.exchange(endpoint, Method::GET, url, None, accept)
+            .await?
+            .success(endpoint)
+    }
+
     /// A nonce from the pool, or from a HEAD to newNonce when the pool is empty (§7.2).
     async fn nonce(&self) -> Result<String, AcmeError> {
         if let Some(nonce) = self.transport.nonces.borrow_mut().take() {
             return Ok(nonce);
         }
-        let url = &self.directory.new_nonce;
-        self.exchange(Endpoint::NewNonce, Method::HEAD, url, None, None)
-            .await?
-            .success(Endpoint::NewNonce)?;
+        self.new_nonce().await?;
         self.transport
             .nonces
             .borrow_mut()
@@ -250,6 +295,35 @@ impl Client {
                 endpoint: Endpoint::NewNonce,
                 message: "no Replay-Nonce header".into(),
             })
+    }
+
+    /// HEAD newNonce (RFC 8555 §7.2), as a client starting from nothing does; the nonce goes
+    /// to the pool, where the next request takes it (the freshest first).
+    pub async fn new_nonce(&self) -> Result<(), AcmeError> {
+        let endpoint = Endpoint::NewNonce;
+        let response = self
+            .exchange(
+                endpoint,
+                Method::HEAD,
+                &self.directory.new_nonce,
+                None,
+                None,
+            )
+            .await?
+            .success(endpoint)?;
+        match response.headers.get("replay-nonce") {
+            Some(_) => Ok(()),
+            None => Err(AcmeError::Malformed {
+                endpoint,
+                message: "no Replay-Nonce header".into(),
+            }),
+        }
+    }
+
+    /// GET the directory (RFC 8555 §7.1.1) at `url`, as a client starting from nothing does.
+    pub async fn fetch_directory(&self, url: &str) -> Result<Directory, AcmeError> {
+        let endpoint = Endpoint::Directory;
+        self.get(endpoint, url, None).await?.json(endpoint)
     }
 
     /// Signs and POSTs `payload` (`None` for POST-as-GET), re-signing with a fresh nonce after
@@ -365,6 +439,14 @@ impl Response {
         serde_json::from_slice(&self.body).map_err(|e| AcmeError::Malformed {
             endpoint,
             message: format!("body is not the expected JSON: {e}"),
+        })
+    }
+
+    /// The body as PEM text (a certificate chain, RFC 8555 §7.4.2).
+    pub fn pem(&self, endpoint: Endpoint) -> Result<String, AcmeError> {
+        String::from_utf8(self.body.to_vec()).map_err(|_| AcmeError::Malformed {
+            endpoint,
+            message: "certificate chain is not UTF-8 PEM".into(),
         })
     }
 

@@ -37,6 +37,26 @@ pub fn sign(
         }
         Signer::Kid(_, kid) => protected["kid"] = kid.into(),
     }
+    flattened(key, &protected, payload)
+}
+
+/// The inner JWS of a keyChange request (RFC 8555 §7.3.5): signed by the new key, which it
+/// presents as `jwk`, with the keyChange URL and no nonce.
+pub fn sign_inner(new_key: &AccountKey, url: &str, payload: &[u8]) -> Result<String, ErrorStack> {
+    let protected = json!({
+        "alg": new_key.alg_name(),
+        "jwk": serde_json::from_str::<serde_json::Value>(new_key.jwk()).expect("JWK is JSON we built"),
+        "url": url,
+    });
+    flattened(new_key, &protected, Some(payload))
+}
+
+/// The flattened JSON serialisation (RFC 7515 §7.2.2) of `payload` under `protected`.
+fn flattened(
+    key: &AccountKey,
+    protected: &serde_json::Value,
+    payload: Option<&[u8]>,
+) -> Result<String, ErrorStack> {
     let protected = b64(protected.to_string());
     let payload = payload.map(b64).unwrap_or_default();
     let signature = b64(key.sign(format!("{protected}.{payload}").as_bytes())?);
@@ -87,6 +107,26 @@ mod tests {
         assert!(header.get("kid").is_none());
         assert_eq!(unb64(&payload), b"{}");
 
+        let ecdsa = EcdsaSig::from_private_components(
+            BigNum::from_slice(&sig[..32]).unwrap(),
+            BigNum::from_slice(&sig[32..]).unwrap(),
+        )
+        .unwrap();
+        let digest = hash(MessageDigest::sha256(), format!("{p}.{payload}").as_bytes()).unwrap();
+        assert!(ecdsa
+            .verify(&digest, &key.pkey().ec_key().unwrap())
+            .unwrap());
+    }
+
+    #[test]
+    fn key_change_inner_jws_has_jwk_and_url_but_no_nonce() {
+        let key = AccountKey::generate(JwsAlg::Es256).unwrap();
+        let body = sign_inner(&key, "https://ca/key-change", b"{\"account\":\"a\"}").unwrap();
+        let (header, p, payload, sig) = parts(&body);
+        assert_eq!(header["url"], "https://ca/key-change");
+        assert_eq!(header["jwk"]["crv"], "P-256");
+        assert!(header.get("nonce").is_none() && header.get("kid").is_none());
+        assert_eq!(unb64(&payload), b"{\"account\":\"a\"}");
         let ecdsa = EcdsaSig::from_private_components(
             BigNum::from_slice(&sig[..32]).unwrap(),
             BigNum::from_slice(&sig[32..]).unwrap(),

@@ -1,5 +1,7 @@
 //! Account keys: generation, JWK (RFC 7517), JWK thumbprint (RFC 7638), signatures for JWS
-//! (RFC 7518 §3.3 RS256, §3.4 ES256 as raw `r || s`) and key authorizations (RFC 8555 §8.1).
+//! (RFC 7518 §3.3 RS256, §3.4 ES256/ES384 as raw `r || s`) and key authorizations (RFC 8555
+//! §8.1). A certificate's own key signs with the same code when it revokes its certificate
+//! (RFC 8555 §7.6), so P-384 keys sign too.
 
 use openssl::bn::BigNumContext;
 use openssl::ec::{EcGroup, EcKey};
@@ -20,12 +22,14 @@ use super::b64;
 pub enum JwsAlg {
     /// ECDSA P-256 with SHA-256: the usual ACME account key.
     Es256,
+    /// ECDSA P-384 with SHA-384.
+    Es384,
     /// RSASSA-PKCS1-v1_5 with SHA-256 over a 2048-bit key.
     Rs256,
 }
 
 /// Key types for certificate (CSR) keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyType {
     P256,
@@ -34,6 +38,17 @@ pub enum KeyType {
 }
 
 impl KeyType {
+    pub const ALL: [KeyType; 3] = [KeyType::P256, KeyType::P384, KeyType::Rsa2048];
+
+    /// The name in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::P256 => "p256",
+            KeyType::P384 => "p384",
+            KeyType::Rsa2048 => "rsa2048",
+        }
+    }
+
     pub fn generate(self) -> Result<PKey<Private>, ErrorStack> {
         match self {
             KeyType::P256 => ec_key(Nid::X9_62_PRIME256V1),
@@ -67,15 +82,16 @@ impl AccountKey {
     pub fn generate(alg: JwsAlg) -> Result<Self, ErrorStack> {
         let pkey = match alg {
             JwsAlg::Es256 => KeyType::P256.generate()?,
+            JwsAlg::Es384 => KeyType::P384.generate()?,
             JwsAlg::Rs256 => KeyType::Rsa2048.generate()?,
         };
         Self::from_pkey(pkey)
     }
 
-    /// Wraps an existing P-256 or RSA key.
+    /// Wraps an existing P-256, P-384 or RSA key (another curve is an error).
     pub fn from_pkey(pkey: PKey<Private>) -> Result<Self, ErrorStack> {
         let (alg, jwk) = match pkey.id() {
-            Id::EC => (JwsAlg::Es256, ec_jwk(&pkey)?),
+            Id::EC => ec_jwk(&pkey)?,
             _ => {
                 let rsa = pkey.rsa()?;
                 let jwk = format!(
@@ -103,6 +119,7 @@ impl AccountKey {
     pub fn alg_name(&self) -> &'static str {
         match self.alg {
             JwsAlg::Es256 => "ES256",
+            JwsAlg::Es384 => "ES384",
             JwsAlg::Rs256 => "RS256",
         }
     }
@@ -126,17 +143,19 @@ impl AccountKey {
         &self.pkey
     }
 
-    /// Signs `data` as the JWS algorithm requires: raw 64-byte `r || s` for ES256
-    /// (RFC 7518 §3.4, not DER), PKCS#1 v1.5 for RS256.
+    /// Signs `data` as the JWS algorithm requires: raw `r || s` for ES256 (64 bytes) and ES384
+    /// (96 bytes) (RFC 7518 §3.4, not DER), PKCS#1 v1.5 for RS256.
     pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, ErrorStack> {
+        let ecdsa = |digest: MessageDigest, size: i32| -> Result<Vec<u8>, ErrorStack> {
+            let digest = hash(digest, data)?;
+            let sig = EcdsaSig::sign(&digest, &*self.pkey.ec_key()?)?;
+            let mut raw = sig.r().to_vec_padded(size)?;
+            raw.extend(sig.s().to_vec_padded(size)?);
+            Ok(raw)
+        };
         match self.alg {
-            JwsAlg::Es256 => {
-                let digest = hash(MessageDigest::sha256(), data)?;
-                let sig = EcdsaSig::sign(&digest, &*self.pkey.ec_key()?)?;
-                let mut raw = sig.r().to_vec_padded(32)?;
-                raw.extend(sig.s().to_vec_padded(32)?);
-                Ok(raw)
-            }
+            JwsAlg::Es256 => ecdsa(MessageDigest::sha256(), 32),
+            JwsAlg::Es384 => ecdsa(MessageDigest::sha384(), 48),
             JwsAlg::Rs256 => {
                 let mut signer = Signer::new(MessageDigest::sha256(), &self.pkey)?;
                 signer.update(data)?;
@@ -146,18 +165,26 @@ impl AccountKey {
     }
 }
 
-fn ec_jwk(pkey: &PKey<Private>) -> Result<String, ErrorStack> {
+/// The algorithm and canonical JWK of a P-256 or P-384 key (RFC 7518 §6.2.1: coordinates
+/// padded to the curve's size).
+fn ec_jwk(pkey: &PKey<Private>) -> Result<(JwsAlg, String), ErrorStack> {
     let ec = pkey.ec_key()?;
+    let (alg, crv, size) = match ec.group().curve_name() {
+        Some(Nid::X9_62_PRIME256V1) => (JwsAlg::Es256, "P-256", 32),
+        Some(Nid::SECP384R1) => (JwsAlg::Es384, "P-384", 48),
+        _ => return Err(ErrorStack::get()),
+    };
     let mut x = openssl::bn::BigNum::new()?;
     let mut y = openssl::bn::BigNum::new()?;
     let mut ctx = BigNumContext::new()?;
     ec.public_key()
         .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)?;
-    Ok(format!(
-        r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-        b64(x.to_vec_padded(32)?),
-        b64(y.to_vec_padded(32)?)
-    ))
+    let jwk = format!(
+        r#"{{"crv":"{crv}","kty":"EC","x":"{}","y":"{}"}}"#,
+        b64(x.to_vec_padded(size)?),
+        b64(y.to_vec_padded(size)?)
+    );
+    Ok((alg, jwk))
 }
 
 #[cfg(test)]
@@ -231,6 +258,33 @@ mod tests {
         assert!(!ecdsa
             .verify(&hash(MessageDigest::sha256(), b"other").unwrap(), &ec)
             .unwrap());
+    }
+
+    #[test]
+    fn es384_signature_is_raw_r_s_and_jwk_names_the_curve() {
+        let key = AccountKey::from_pkey(KeyType::P384.generate().unwrap()).unwrap();
+        assert_eq!(key.alg_name(), "ES384");
+        let jwk: serde_json::Value = serde_json::from_str(key.jwk()).unwrap();
+        assert_eq!(jwk["crv"], "P-384");
+        assert_eq!(unb64(jwk["x"].as_str().unwrap()).len(), 48);
+        let sig = key.sign(b"payload").unwrap();
+        assert_eq!(sig.len(), 96);
+        let ecdsa = EcdsaSig::from_private_components(
+            BigNum::from_slice(&sig[..48]).unwrap(),
+            BigNum::from_slice(&sig[48..]).unwrap(),
+        )
+        .unwrap();
+        let digest = hash(MessageDigest::sha384(), b"payload").unwrap();
+        assert!(ecdsa
+            .verify(&digest, &key.pkey().ec_key().unwrap())
+            .unwrap());
+    }
+
+    #[test]
+    fn other_curves_are_refused() {
+        let group = EcGroup::from_curve_name(Nid::SECP521R1).unwrap();
+        let pkey = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        assert!(AccountKey::from_pkey(pkey).is_err());
     }
 
     #[test]

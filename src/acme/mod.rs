@@ -6,20 +6,25 @@
 //! arrive as typed RFC 7807 problems ([`Problem`]).
 
 pub mod account;
+pub mod ari;
 pub mod client;
 pub mod csr;
+pub mod get;
 pub mod jws;
 pub mod key;
+pub mod key_change;
 pub mod nonce;
 pub mod problem;
 pub mod record;
+pub mod revocation;
 pub mod wire;
 
 pub use account::Account;
-pub use client::{Client, ClientSettings, Transport};
+pub use client::{Client, ClientSettings, Response, Transport};
 pub use key::{AccountKey, JwsAlg, KeyType};
 pub use problem::{AcmeError, Problem};
 pub use record::{Endpoint, RequestOutcome, RequestRecord};
+pub use revocation::RevokeAs;
 
 use base64::Engine;
 

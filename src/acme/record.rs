@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use super::wire::ChallengeType;
 
-/// ACME resources, named as in RFC 8555's directory and object types. Answering a challenge is
-/// named per type (`challenge.http-01`…), so each validation path is counted on its own.
+/// ACME resources, named as in RFC 8555's directory and object types (and RFC 9773's
+/// `renewalInfo`). Answering a challenge is named per type (`challenge.http-01`…), so each
+/// validation path is counted on its own; a plain GET of an order, authorization or certificate
+/// (which some CAs serve without a signature) is named apart from its POST-as-GET (`order.get`…),
+/// as the CA serves it on another path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
     Directory,
@@ -20,6 +23,12 @@ pub enum Endpoint {
     Challenge(ChallengeType),
     Finalize,
     Certificate,
+    RevokeCert,
+    KeyChange,
+    RenewalInfo,
+    OrderGet,
+    AuthzGet,
+    CertificateGet,
 }
 
 impl Endpoint {
@@ -37,6 +46,12 @@ impl Endpoint {
             Endpoint::Challenge(ChallengeType::Dns01) => "challenge.dns-01",
             Endpoint::Finalize => "finalize",
             Endpoint::Certificate => "certificate",
+            Endpoint::RevokeCert => "revokeCert",
+            Endpoint::KeyChange => "keyChange",
+            Endpoint::RenewalInfo => "renewalInfo",
+            Endpoint::OrderGet => "order.get",
+            Endpoint::AuthzGet => "authz.get",
+            Endpoint::CertificateGet => "certificate.get",
         }
     }
 }
@@ -54,6 +69,10 @@ pub enum RequestOutcome {
     Ok,
     /// Refused with `badNonce` and sent again with a fresh nonce (RFC 8555 §6.5).
     BadNonceRetried,
+    /// Refused with the problem the chain expected (`alreadyRevoked` for a second revocation,
+    /// `unauthorized` for a deactivated account…): the CA did its job, so this is neither a
+    /// success nor a failure of the endpoint.
+    Expected,
     /// Any other failure: error status, timeout, transport error, malformed answer.
     Failed,
 }

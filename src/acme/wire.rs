@@ -180,10 +180,60 @@ pub struct NewAccount<'a> {
     pub only_return_existing: bool,
 }
 
-/// Body of a newOrder request (RFC 8555 §7.4).
+/// Body of a newOrder request (RFC 8555 §7.4), with the certificate it renews (RFC 9773 §5).
 #[derive(Debug, Serialize)]
 pub struct NewOrder<'a> {
     pub identifiers: &'a [Identifier],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<&'a str>,
+}
+
+/// Body of an account update: new contacts (RFC 8555 §7.3.2) or deactivation (§7.3.6).
+#[derive(Debug, Serialize)]
+pub struct AccountUpdate<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+}
+
+/// Body of an authorization deactivation (RFC 8555 §7.5.2).
+#[derive(Debug, Serialize)]
+pub struct AuthorizationUpdate {
+    pub status: &'static str,
+}
+
+/// Body of a revokeCert request (RFC 8555 §7.6): the DER certificate, unpadded base64url, and
+/// an optional RFC 5280 §5.3.1 reason code.
+#[derive(Debug, Serialize)]
+pub struct Revocation {
+    pub certificate: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<u8>,
+}
+
+/// Payload of the inner JWS of a keyChange request (RFC 8555 §7.3.5).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyChange<'a> {
+    pub account: &'a str,
+    pub old_key: serde_json::Value,
+}
+
+/// A renewalInfo answer (RFC 9773 §4.2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenewalInfo {
+    pub suggested_window: SuggestedWindow,
+    #[serde(rename = "explanationURL")]
+    pub explanation_url: Option<String>,
+}
+
+/// When the CA suggests renewing: RFC 3339 timestamps, `end` after `start`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SuggestedWindow {
+    pub start: String,
+    pub end: String,
 }
 
 /// Body of a finalize request (RFC 8555 §7.4).
@@ -233,5 +283,47 @@ mod tests {
         })
         .unwrap();
         assert_eq!(body, r#"{"termsOfServiceAgreed":true}"#);
+    }
+
+    #[test]
+    fn optional_request_fields_are_left_out() {
+        let ids = [Identifier::dns("a.test")];
+        let order = |replaces| {
+            serde_json::to_string(&NewOrder {
+                identifiers: &ids,
+                replaces,
+            })
+        };
+        assert_eq!(
+            order(None).unwrap(),
+            r#"{"identifiers":[{"type":"dns","value":"a.test"}]}"#
+        );
+        assert!(order(Some("aYhb.AIdl"))
+            .unwrap()
+            .ends_with(r#","replaces":"aYhb.AIdl"}"#));
+        let revoke = serde_json::to_string(&Revocation {
+            certificate: "MIIB".into(),
+            reason: None,
+        });
+        assert_eq!(revoke.unwrap(), r#"{"certificate":"MIIB"}"#);
+        let deactivate = AccountUpdate {
+            contact: None,
+            status: Some("deactivated"),
+        };
+        assert_eq!(
+            serde_json::to_string(&deactivate).unwrap(),
+            r#"{"status":"deactivated"}"#
+        );
+    }
+
+    #[test]
+    fn renewal_info_parses() {
+        let info: RenewalInfo = serde_json::from_str(
+            r#"{"suggestedWindow":{"start":"2025-01-02T04:00:00Z","end":"2025-01-03T04:00:00Z"},
+                "explanationURL":"https://acme.example.com/docs/ari"}"#,
+        )
+        .unwrap();
+        assert_eq!(info.suggested_window.start, "2025-01-02T04:00:00Z");
+        assert!(info.explanation_url.is_some());
     }
 }

@@ -2,6 +2,7 @@
 //! not look healthy.
 
 use openssl::asn1::Asn1Time;
+use openssl::pkey::{HasPublic, PKeyRef};
 use openssl::stack::Stack;
 use openssl::x509::store::X509Store;
 use openssl::x509::verify::X509VerifyFlags;
@@ -90,6 +91,28 @@ pub fn certificate_chain(
     Ok(leaf)
 }
 
+/// The DER of the first certificate of a PEM chain.
+pub fn leaf_der(pem: &str) -> Result<Vec<u8>, ChainError> {
+    X509::from_pem(pem.as_bytes())
+        .and_then(|leaf| leaf.to_der())
+        .map_err(|e| check("certificate", format!("not a PEM certificate: {e}")))
+}
+
+/// The certificate certifies the key whose CSR asked for it, not some other key.
+pub fn certified_key<T: HasPublic>(leaf: &X509, key: &PKeyRef<T>) -> Result<(), ChainError> {
+    let public = leaf
+        .public_key()
+        .map_err(|e| check("certificate", format!("unreadable public key: {e}")))?;
+    if public.public_eq(key) {
+        Ok(())
+    } else {
+        Err(check(
+            "certificate",
+            "the certificate's public key is not the key of the CSR",
+        ))
+    }
+}
+
 /// A store of the PEM roots in `pem`. Chain verification ignores time: the leaf's validity is
 /// checked with a clock-skew allowance instead, and a CA certificate made in the same second as
 /// the leaf would otherwise look "not yet valid" on a CA started a moment ago.
@@ -151,8 +174,21 @@ mod tests {
     }
 
     #[test]
+    fn the_certificate_must_carry_the_csr_key() {
+        let (root, root_key) = self_signed_ca("Test Root");
+        let leaf = issue_leaf(&root, &root_key, &["a.wile.test"]);
+        assert!(certified_key(&root, &root_key).is_ok());
+        let err = certified_key(&leaf, &root_key).unwrap_err();
+        assert_eq!(err.reason(), "check:certificate");
+    }
+
+    #[test]
     fn garbage_is_not_a_chain() {
         let err = certificate_chain("hello", &[], None).unwrap_err();
         assert_eq!(err.reason(), "check:certificate");
+        assert_eq!(leaf_der("hello").unwrap_err().reason(), "check:certificate");
+        let (root, _) = self_signed_ca("Test Root");
+        let pem = String::from_utf8(root.to_pem().unwrap()).unwrap();
+        assert_eq!(leaf_der(&pem).unwrap(), root.to_der().unwrap());
     }
 }

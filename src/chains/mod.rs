@@ -1,13 +1,31 @@
 //! Chains: subscriber journeys through the ACME API, one small module each. A chain is an
-//! async function over a [`ChainEnv`] and a per-run [`Client`]; the attacker owns the loop,
-//! the timing and the reporting.
+//! async function over a [`Ctx`] (a per-run [`Client`], the thread's [`ChainEnv`], the shared
+//! [`Stock`] of accounts and keys); the attacker owns the loop, the timing and the reporting.
+//! Adding a chain is adding its module and one line in the chain table (`chain_table!`).
 
+pub mod account_update;
+pub mod ari;
+pub mod catalogue;
 pub mod checks;
+pub mod deactivate_account;
+pub mod deactivate_authz;
+pub mod failed_validation;
 pub mod issue;
+pub mod key_rollover;
+pub mod keys;
+pub mod mix;
+pub mod new_account;
 pub mod pick;
+pub mod poll;
+pub mod prove;
+pub mod renew;
+pub mod revoke;
+pub mod steps;
 
 use std::rc::Rc;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::Addr;
 use futures_util::future::LocalBoxFuture;
@@ -17,6 +35,9 @@ use crate::acme::wire::{ChallengeType, Directory};
 use crate::acme::{AcmeError, Client, Problem, Transport};
 use crate::challenge::Registry;
 use crate::config::Settings;
+use crate::pool::{Pool, SourceError};
+pub use catalogue::Catalogue;
+use keys::KeyStock;
 
 /// What every chain on one attacker thread shares.
 pub struct ChainEnv {
@@ -35,22 +56,96 @@ impl ChainEnv {
     }
 }
 
-/// The journeys an attacker can take; the name is `{chain}` in metrics and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChainKind {
-    Issue,
+/// What the chains of every thread share for the whole run, across reloads.
+#[derive(Default)]
+pub struct Stock {
+    /// Accounts, certificates, orders and authorizations the tool created.
+    pub pool: Pool,
+    /// Certificate keys made ahead of time.
+    pub keys: KeyStock,
+    /// Revocations so far: `revoke` alternates its signer on it.
+    pub revocations: AtomicU64,
+}
+
+/// What one chain run works with.
+pub struct Ctx<'a> {
+    pub client: &'a Client,
+    pub env: &'a ChainEnv,
+    pub stock: &'a Stock,
+}
+
+impl Ctx<'_> {
+    pub fn settings(&self) -> &Settings {
+        &self.env.settings
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.stock.pool
+    }
+}
+
+/// Declares [`ChainKind`] from the chain table below: one line per chain.
+macro_rules! chain_table {
+    ($($kind:ident $name:literal |$ctx:ident| $run:expr;)+) => {
+        /// The journeys an attacker can take; the name is `{chain}` in metrics, reports and the
+        /// config's `[chains.weights]`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ChainKind {
+            $($kind,)+
+        }
+
+        impl ChainKind {
+            pub const ALL: &'static [ChainKind] = &[$(ChainKind::$kind,)+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ChainKind::$kind => $name,)+
+                }
+            }
+
+            pub async fn run(self, ctx: &Ctx<'_>) -> Result<(), ChainError> {
+                match self {
+                    $(ChainKind::$kind => {
+                        let $ctx = ctx;
+                        $run.await
+                    })+
+                }
+            }
+        }
+    };
+}
+
+// The chains: adding one is adding its module and a line here.
+chain_table! {
+    NewAccount "new-account" |ctx| new_account::run(ctx);
+    Issue "issue" |ctx| issue::run(ctx);
+    Renew "renew" |ctx| renew::run(ctx);
+    Ari "ari" |ctx| ari::run(ctx, &ctx.stock.pool);
+    Revoke "revoke" |ctx| revoke::run(ctx);
+    KeyRollover "key-rollover" |ctx| key_rollover::run(ctx);
+    AccountUpdate "account-update" |ctx| account_update::run(ctx);
+    DeactivateAccount "deactivate-account" |ctx| deactivate_account::run(ctx);
+    DeactivateAuthz "deactivate-authz" |ctx| deactivate_authz::run(ctx);
+    FailedValidation "failed-validation" |ctx| failed_validation::run(ctx);
+    Poll "poll" |ctx| poll::run(ctx);
 }
 
 impl ChainKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ChainKind::Issue => "issue",
-        }
+    /// The chain named `name`; `_` may stand for `-` (environment variables cannot hold `-`).
+    pub fn from_name(name: &str) -> Option<ChainKind> {
+        let name = name.replace('_', "-");
+        ChainKind::ALL.iter().copied().find(|k| k.name() == name)
     }
 
-    pub async fn run(self, client: &Client, env: &ChainEnv) -> Result<(), ChainError> {
+    /// The directory resource this chain cannot do without, when `directory` lacks it.
+    pub fn missing_in(self, directory: &Directory) -> Option<&'static str> {
         match self {
-            ChainKind::Issue => issue::run(client, env).await,
+            ChainKind::Ari if directory.renewal_info.is_none() => {
+                Some("renewalInfo (RFC 9773 ARI)")
+            }
+            ChainKind::Revoke if directory.revoke_cert.is_none() => Some("revokeCert"),
+            ChainKind::KeyRollover if directory.key_change.is_none() => Some("keyChange"),
+            _ => None,
         }
     }
 }
@@ -65,19 +160,6 @@ pub type Journey = (
 /// benchmarks supply purpose-built ones (a chain that panics, a fixed wait) through this trait.
 pub trait Journeys: Send + Sync {
     fn next(&self, client: Rc<Client>, env: Rc<ChainEnv>) -> Journey;
-}
-
-/// The real chains.
-pub struct Catalogue;
-
-impl Journeys for Catalogue {
-    fn next(&self, client: Rc<Client>, env: Rc<ChainEnv>) -> Journey {
-        let kind = ChainKind::Issue;
-        (
-            kind.name(),
-            Box::pin(async move { kind.run(&client, &env).await }),
-        )
-    }
 }
 
 /// Why a chain failed.
@@ -96,6 +178,15 @@ pub enum ChainError {
         status: String,
         problem: Option<Box<Problem>>,
     },
+    /// `chains.pool.when_empty = "wait"` and nothing came back in time.
+    #[error("the pool had no {need} within {}", crate::units::format_duration(*.waited))]
+    PoolEmpty {
+        need: &'static str,
+        waited: Duration,
+    },
+    /// A source of objects could not answer.
+    #[error("source {0}")]
+    Source(#[from] SourceError),
     /// A failure on the tool's side (key generation, challenge server).
     #[error("local: {0}")]
     Local(String),
@@ -111,11 +202,59 @@ impl ChainError {
                 "validation:{kind}:{}",
                 problem.as_ref().map_or("unknown", |p| p.short_type())
             ),
+            ChainError::PoolEmpty { .. } => "pool:empty".into(),
+            ChainError::Source(e) => format!("source:{}", e.source_name),
             ChainError::Local(_) => "local".into(),
         }
     }
 
     pub fn local(e: impl std::fmt::Display) -> Self {
         ChainError::Local(e.to_string())
+    }
+
+    pub fn check(what: &'static str, detail: impl Into<String>) -> Self {
+        ChainError::Check {
+            what,
+            detail: detail.into(),
+        }
+    }
+
+    /// The CA does not know the account the request was signed with.
+    pub fn is_account_forgotten(&self) -> bool {
+        matches!(self, ChainError::Acme(e) if e.problem().is_some_and(|p| p.is("accountDoesNotExist")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found_back_with_either_separator() {
+        for &kind in ChainKind::ALL {
+            assert_eq!(ChainKind::from_name(kind.name()), Some(kind));
+            let underscored = kind.name().replace('-', "_");
+            assert_eq!(ChainKind::from_name(&underscored), Some(kind));
+        }
+        assert_eq!(ChainKind::from_name("revok"), None);
+    }
+
+    #[test]
+    fn chains_missing_their_resource_are_named() {
+        let pebble: Directory = serde_json::from_str(
+            r#"{"newNonce":"n","newAccount":"a","newOrder":"o","revokeCert":"r","keyChange":"k"}"#,
+        )
+        .unwrap();
+        let missing: Vec<_> = ChainKind::ALL
+            .iter()
+            .copied()
+            .filter_map(|k| Some((k, k.missing_in(&pebble)?)))
+            .collect();
+        assert_eq!(missing, [(ChainKind::Ari, "renewalInfo (RFC 9773 ARI)")]);
+        let bare: Directory =
+            serde_json::from_str(r#"{"newNonce":"n","newAccount":"a","newOrder":"o"}"#).unwrap();
+        assert!(ChainKind::Revoke.missing_in(&bare).is_some());
+        assert!(ChainKind::KeyRollover.missing_in(&bare).is_some());
+        assert!(ChainKind::Issue.missing_in(&bare).is_none());
     }
 }

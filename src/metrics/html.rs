@@ -332,6 +332,23 @@ fn tables(page: &mut String, s: &Summary) {
         }
         page.push_str("</table>");
     }
+    if !s.expected_outcomes.is_empty() {
+        page.push_str(
+            "<h2 id=\"expected\">Expected outcomes</h2><p>Refusals the chains asked for (a second \
+             revocation, a deactivated account…), counted as ok.</p><table><tr><th>count</th>\
+             <th class=\"l\">chain</th><th class=\"l\">outcome</th></tr>",
+        );
+        for e in &s.expected_outcomes {
+            let _ = write!(
+                page,
+                "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\"><code>{}</code></td></tr>",
+                e.count,
+                escape(&e.chain),
+                escape(&e.outcome)
+            );
+        }
+        page.push_str("</table>");
+    }
 }
 
 /// `YYYY-MM-DD hh:mm:ss UTC` from Unix seconds (days to civil date, proleptic Gregorian).

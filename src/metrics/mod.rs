@@ -48,6 +48,9 @@ pub struct ChainDone {
     pub outcome: ChainOutcome,
     pub requests: Vec<RequestRecord>,
     pub bad_nonce_retries: u32,
+    /// Outcomes the chain expected and met (`acme:alreadyRevoked`…): a refusal that shows the
+    /// CA did its job, which counts as ok.
+    pub expected: Vec<String>,
 }
 
 /// The number of live attackers changed.

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::summary::{ChainSummary, FailureSummary, Percentiles, RequestSummary, Summary, Traffic};
+use super::summary::{
+    ChainSummary, ExpectedSummary, FailureSummary, Percentiles, RequestSummary, Summary, Traffic,
+};
 use super::timeseries::TimeSeries;
 use super::{ChainDone, ChainOutcome};
 use crate::acme::{Endpoint, RequestOutcome, RequestRecord};
@@ -39,11 +41,13 @@ impl Latencies {
 
 struct ChainStats {
     interrupted: u64,
+    expected: u64,
     latency: Latencies,
 }
 
 struct EndpointStats {
     bad_nonce: u64,
+    expected: u64,
     bytes_in: u64,
     bytes_out: u64,
     latency: Latencies,
@@ -60,6 +64,7 @@ pub struct Stats {
     chains: BTreeMap<&'static str, ChainStats>,
     endpoints: BTreeMap<Endpoint, EndpointStats>,
     failures: BTreeMap<(&'static str, String), FailureStats>,
+    expected: BTreeMap<(&'static str, String), u64>,
     bad_nonce_retries: u64,
     dropped_starts: u64,
     attacker_restarts: u64,
@@ -105,8 +110,16 @@ impl Stats {
         self.series.advance(now);
         let chain = self.chains.entry(done.chain).or_insert_with(|| ChainStats {
             interrupted: 0,
+            expected: 0,
             latency: Latencies::new(),
         });
+        chain.expected += done.expected.len() as u64;
+        for outcome in &done.expected {
+            *self
+                .expected
+                .entry((done.chain, outcome.clone()))
+                .or_default() += 1;
+        }
         match &done.outcome {
             ChainOutcome::Ok => {
                 record(&mut chain.latency.ok, done.took);
@@ -138,6 +151,7 @@ impl Stats {
             .entry(r.endpoint)
             .or_insert_with(|| EndpointStats {
                 bad_nonce: 0,
+                expected: 0,
                 bytes_in: 0,
                 bytes_out: 0,
                 latency: Latencies::new(),
@@ -148,6 +162,7 @@ impl Stats {
             RequestOutcome::Ok => record(&mut e.latency.ok, r.took),
             RequestOutcome::Failed => record(&mut e.latency.failed, r.took),
             RequestOutcome::BadNonceRetried => e.bad_nonce += 1,
+            RequestOutcome::Expected => e.expected += 1,
         }
         let ok_took = (r.outcome == RequestOutcome::Ok).then_some(r.took);
         self.series.request(r.endpoint, ok_took);
@@ -163,6 +178,7 @@ impl Stats {
                     ok: c.latency.ok.len(),
                     failed: c.latency.failed.len(),
                     interrupted: c.interrupted,
+                    expected: c.expected,
                     rate_per_s: c.latency.ok.len() as f64 / secs,
                     latency_ms: Percentiles::of(&c.latency.ok),
                     failed_latency_ms: Percentiles::of(&c.latency.failed),
@@ -174,11 +190,12 @@ impl Stats {
             .endpoints
             .iter()
             .map(|(endpoint, e)| {
-                let total = e.latency.ok.len() + e.latency.failed.len() + e.bad_nonce;
+                let total = e.latency.ok.len() + e.latency.failed.len() + e.bad_nonce + e.expected;
                 let s = RequestSummary {
                     ok: e.latency.ok.len(),
                     failed: e.latency.failed.len(),
                     bad_nonce_retried: e.bad_nonce,
+                    expected: e.expected,
                     rate_per_s: total as f64 / secs,
                     latency_ms: Percentiles::of(&e.latency.ok),
                     failed_latency_ms: Percentiles::of(&e.latency.failed),
@@ -199,6 +216,16 @@ impl Stats {
             })
             .collect();
         failures.sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(&b.reason)));
+        let mut expected: Vec<ExpectedSummary> = self
+            .expected
+            .iter()
+            .map(|((chain, outcome), count)| ExpectedSummary {
+                chain: chain.to_string(),
+                outcome: outcome.clone(),
+                count: *count,
+            })
+            .collect();
+        expected.sort_by(|a, b| b.count.cmp(&a.count).then(a.outcome.cmp(&b.outcome)));
         let traffic = Traffic {
             bytes_in: self.endpoints.values().map(|e| e.bytes_in).sum(),
             bytes_out: self.endpoints.values().map(|e| e.bytes_out).sum(),
@@ -209,6 +236,7 @@ impl Stats {
             chains,
             requests,
             failures,
+            expected_outcomes: expected,
             bad_nonce_retries: self.bad_nonce_retries,
             dropped_starts: self.dropped_starts,
             attacker_restarts: self.attacker_restarts,
@@ -259,6 +287,7 @@ mod tests {
             outcome,
             requests,
             bad_nonce_retries: 0,
+            expected: vec![],
         }
     }
 
@@ -363,6 +392,38 @@ mod tests {
             );
         }
         assert!((p.min - samples[0] as f64 / 1000.0).abs() <= 0.001);
+    }
+
+    #[test]
+    fn expected_refusals_are_neither_ok_nor_failed() {
+        let mut stats = Stats::default();
+        for _ in 0..3 {
+            let mut revoke = done(
+                ChainOutcome::Ok,
+                20,
+                vec![
+                    request(Endpoint::RevokeCert, RequestOutcome::Ok, 4),
+                    request(Endpoint::RevokeCert, RequestOutcome::Expected, 2),
+                ],
+            );
+            revoke.chain = "revoke";
+            revoke.expected = vec!["acme:alreadyRevoked".into()];
+            add(&mut stats, revoke);
+        }
+        let s = stats.summary(Duration::from_secs(1));
+        let endpoint = &s.requests["revokeCert"];
+        assert_eq!((endpoint.ok, endpoint.failed, endpoint.expected), (3, 0, 3));
+        assert!((endpoint.rate_per_s - 6.0).abs() < 1e-9);
+        assert!((endpoint.latency_ms.as_ref().unwrap().max - 4.0).abs() < 0.01);
+        let chain = &s.chains["revoke"];
+        assert_eq!((chain.ok, chain.failed, chain.expected), (3, 0, 3));
+        assert_eq!(s.expected_outcomes.len(), 1);
+        let e = &s.expected_outcomes[0];
+        assert_eq!(
+            (e.chain.as_str(), e.outcome.as_str(), e.count),
+            ("revoke", "acme:alreadyRevoked", 3)
+        );
+        assert!(s.failures.is_empty());
     }
 
     #[test]

@@ -123,8 +123,9 @@ impl Statsd {
     }
 
     /// One chain run: its timing (`ChainsTook.{chain}.Successful|Failed`; interrupted chains
-    /// have none), every request's timing (`RequestsTook.{endpoint}.…`; an exchange refused
-    /// with `badNonce` and re-sent has none), and their bytes.
+    /// have none), every request's timing (`RequestsTook.{endpoint}.Successful|Failed`, or
+    /// `.Expected` when refused with the problem the chain expected; an exchange refused with
+    /// `badNonce` and re-sent has none), and their bytes.
     pub fn chain_done(&mut self, done: &ChainDone) {
         let outcome = match done.outcome {
             ChainOutcome::Ok => Some("Successful"),
@@ -140,6 +141,7 @@ impl Statsd {
             let outcome = match r.outcome {
                 RequestOutcome::Ok => "Successful",
                 RequestOutcome::Failed => "Failed",
+                RequestOutcome::Expected => "Expected",
                 RequestOutcome::BadNonceRetried => continue,
             };
             self.timing("RequestsTook", r.endpoint.name(), outcome, r.took);
@@ -287,6 +289,7 @@ mod tests {
             outcome,
             requests,
             bad_nonce_retries: 0,
+            expected: vec![],
         }
     }
 

@@ -25,6 +25,8 @@ pub struct ChainSummary {
     pub failed: u64,
     /// Cut short by shutdown after the grace period.
     pub interrupted: u64,
+    /// Expected outcomes (refusals the chain asked for) met by these runs.
+    pub expected: u64,
     /// Successful chains per second over the run.
     pub rate_per_s: f64,
     /// Latency of successful chains.
@@ -38,6 +40,8 @@ pub struct RequestSummary {
     pub failed: u64,
     /// Refused with `badNonce` and re-sent (not counted in `failed`).
     pub bad_nonce_retried: u64,
+    /// Refused with the problem the chain expected (in neither `ok` nor `failed`).
+    pub expected: u64,
     /// All exchanges per second over the run.
     pub rate_per_s: f64,
     pub latency_ms: Option<Percentiles>,
@@ -55,6 +59,15 @@ pub struct FailureSummary {
     pub example: String,
 }
 
+/// An outcome chains expected and met: a refusal showing the CA did its job
+/// (`acme:alreadyRevoked`…), or a forgotten account replaced by a new one.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpectedSummary {
+    pub chain: String,
+    pub outcome: String,
+    pub count: u64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Traffic {
     pub bytes_in: u64,
@@ -68,6 +81,8 @@ pub struct Summary {
     pub chains: BTreeMap<String, ChainSummary>,
     pub requests: BTreeMap<String, RequestSummary>,
     pub failures: Vec<FailureSummary>,
+    /// Sorted by count.
+    pub expected_outcomes: Vec<ExpectedSummary>,
     pub bad_nonce_retries: u64,
     /// Open model: starts not made because `max_in_flight` chains were running.
     pub dropped_starts: u64,
@@ -107,34 +122,36 @@ impl Summary {
         );
         let _ = writeln!(
             out,
-            "\n{:<14} {:>8} {:>7} {:>7} {:>8} {}",
-            "chain", "ok", "failed", "intr", "ok/s", LATENCY_HEADER
+            "\n{:<21} {:>8} {:>7} {:>7} {:>7} {:>8} {}",
+            "chain", "ok", "failed", "intr", "expect", "ok/s", LATENCY_HEADER
         );
         for (name, c) in &self.chains {
             let _ = writeln!(
                 out,
-                "{:<14} {:>8} {:>7} {:>7} {:>8.2} {}",
+                "{:<21} {:>8} {:>7} {:>7} {:>7} {:>8.2} {}",
                 name,
                 c.ok,
                 c.failed,
                 c.interrupted,
+                c.expected,
                 c.rate_per_s,
                 latency_cells(&c.latency_ms)
             );
         }
         let _ = writeln!(
             out,
-            "\n{:<14} {:>8} {:>7} {:>7} {:>8} {}",
-            "request", "ok", "failed", "nonce", "req/s", LATENCY_HEADER
+            "\n{:<21} {:>8} {:>7} {:>7} {:>7} {:>8} {}",
+            "request", "ok", "failed", "nonce", "expect", "req/s", LATENCY_HEADER
         );
         for (name, r) in &self.requests {
             let _ = writeln!(
                 out,
-                "{:<14} {:>8} {:>7} {:>7} {:>8.2} {}",
+                "{:<21} {:>8} {:>7} {:>7} {:>7} {:>8.2} {}",
                 name,
                 r.ok,
                 r.failed,
                 r.bad_nonce_retried,
+                r.expected,
                 r.rate_per_s,
                 latency_cells(&r.latency_ms)
             );
@@ -144,9 +161,15 @@ impl Summary {
             for f in &self.failures {
                 let _ = writeln!(
                     out,
-                    "  {:>7}  {:<10} {:<32} e.g. {}",
+                    "  {:>7}  {:<21} {:<32} e.g. {}",
                     f.count, f.chain, f.reason, f.example
                 );
+            }
+        }
+        if !self.expected_outcomes.is_empty() {
+            let _ = writeln!(out, "\nexpected outcomes (counted as ok):");
+            for e in &self.expected_outcomes {
+                let _ = writeln!(out, "  {:>7}  {:<21} {}", e.count, e.chain, e.outcome);
             }
         }
         if self.dropped_starts > 0 || self.attacker_restarts > 0 {

@@ -57,6 +57,7 @@ fn chain(outcome: ChainOutcome, ms: u64, requests: Vec<RequestRecord>) -> ChainD
         outcome,
         requests,
         bad_nonce_retries: 0,
+        expected: vec![],
     }
 }
 

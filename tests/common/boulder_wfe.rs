@@ -79,7 +79,10 @@ fn pem(der: &[u8]) -> String {
         .chunks(64)
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect();
-    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
 }
 
 fn certificate(state: &State, serial: &str) -> Option<Der> {
@@ -151,22 +154,23 @@ async fn get_authz(state: web::Data<State>, path: web::Path<(i64, u64)>) -> Http
 async fn get_order(state: web::Data<State>, path: web::Path<(i64, u64)>) -> HttpResponse {
     let (reg, id) = path.into_inner();
     let mut db = state.db.lock().unwrap();
-    let order: Option<Order> = diesel::sql_query(
-        "SELECT authzs FROM orders WHERE id = ? AND registrationID = ?",
-    )
-    .bind::<Unsigned<BigInt>, _>(id)
-    .bind::<BigInt, _>(reg)
-    .get_result(&mut *db)
-    .optional()
-    .unwrap_or_else(|_| {
-        // The legacy schema has no authzs column.
-        diesel::sql_query("SELECT NULL AS authzs FROM orders WHERE id = ? AND registrationID = ?")
+    let order: Option<Order> =
+        diesel::sql_query("SELECT authzs FROM orders WHERE id = ? AND registrationID = ?")
             .bind::<Unsigned<BigInt>, _>(id)
             .bind::<BigInt, _>(reg)
             .get_result(&mut *db)
             .optional()
-            .unwrap()
-    });
+            .unwrap_or_else(|_| {
+                // The legacy schema has no authzs column.
+                diesel::sql_query(
+                    "SELECT NULL AS authzs FROM orders WHERE id = ? AND registrationID = ?",
+                )
+                .bind::<Unsigned<BigInt>, _>(id)
+                .bind::<BigInt, _>(reg)
+                .get_result(&mut *db)
+                .optional()
+                .unwrap()
+            });
     let Some(order) = order else {
         return problem(404, "malformed", "No order for ID");
     };
@@ -222,16 +226,23 @@ async fn revoke(state: web::Data<State>, body: web::Bytes) -> HttpResponse {
     ) else {
         return problem(400, "malformed", "not a JWS");
     };
-    let Some(der) = payload["certificate"]
-        .as_str()
-        .and_then(|c| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).ok())
-    else {
+    let Some(der) = payload["certificate"].as_str().and_then(|c| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(c)
+            .ok()
+    }) else {
         return problem(400, "malformed", "no certificate");
     };
     let Ok(cert) = openssl::x509::X509::from_der(&der) else {
         return problem(400, "malformed", "unparseable certificate");
     };
-    let serial = cert.serial_number().to_bn().unwrap().to_hex_str().unwrap().to_lowercase();
+    let serial = cert
+        .serial_number()
+        .to_bn()
+        .unwrap()
+        .to_hex_str()
+        .unwrap()
+        .to_lowercase();
     let Some(stored) = certificate(&state, &format!("{serial:0>36}")) else {
         return problem(404, "malformed", "Certificate not found");
     };
@@ -240,10 +251,16 @@ async fn revoke(state: web::Data<State>, body: web::Bytes) -> HttpResponse {
         .and_then(|kid| kid.rsplit('/').next())
         .and_then(|id| id.parse().ok());
     if account != Some(stored.reg) {
-        return problem(403, "unauthorized", "The key ID specified in the JWS does not own this certificate");
+        return problem(
+            403,
+            "unauthorized",
+            "The key ID specified in the JWS does not own this certificate",
+        );
     }
     state.revoked.fetch_add(1, Ordering::SeqCst);
-    HttpResponse::Ok().insert_header(("Replay-Nonce", nonce())).finish()
+    HttpResponse::Ok()
+        .insert_header(("Replay-Nonce", nonce()))
+        .finish()
 }
 
 impl BoulderWfe {

@@ -3,6 +3,8 @@
 //! wile-e-coyote binary run against it with a bounded wait.
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+pub mod boulder_wfe;
+pub mod lab;
 pub mod mariadb;
 pub mod statsd;
 
@@ -47,6 +49,8 @@ pub struct Pebble {
     pub http01_port: u16,
     pub tlsalpn01_port: u16,
     pub dns_port: u16,
+    /// The extra environment it was started with, for a restart.
+    env: Vec<(String, String)>,
 }
 
 impl Pebble {
@@ -60,19 +64,6 @@ impl Pebble {
         require("pebble");
         let dir = tempfile::tempdir().unwrap();
         let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
-        let mut cmd = Command::new(repo().join("scripts/pebble-up"));
-        cmd.arg(dir.path())
-            .env_remove("PEBBLE_VA_ALWAYS_VALID")
-            .env("PEBBLE_AUTHZREUSE", "0")
-            .env("PEBBLE_PORT", ports[0].to_string())
-            .env("PEBBLE_MGMT_PORT", ports[1].to_string())
-            .env("HTTP01_PORT", ports[2].to_string())
-            .env("TLSALPN01_PORT", ports[3].to_string())
-            .env("DNS_PORT", ports[4].to_string());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().unwrap();
         let pebble = Pebble {
             dir,
             port: ports[0],
@@ -80,14 +71,61 @@ impl Pebble {
             http01_port: ports[2],
             tlsalpn01_port: ports[3],
             dns_port: ports[4],
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
+        pebble.up();
+        pebble
+    }
+
+    fn up(&self) {
+        let mut cmd = Command::new(repo().join("scripts/pebble-up"));
+        cmd.arg(self.dir.path())
+            .env_remove("PEBBLE_VA_ALWAYS_VALID")
+            .env("PEBBLE_AUTHZREUSE", "0")
+            .env("PEBBLE_PORT", self.port.to_string())
+            .env("PEBBLE_MGMT_PORT", self.mgmt_port.to_string())
+            .env("HTTP01_PORT", self.http01_port.to_string())
+            .env("TLSALPN01_PORT", self.tlsalpn01_port.to_string())
+            .env("DNS_PORT", self.dns_port.to_string());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
         assert!(
             out.status.success(),
             "scripts/pebble-up failed:\n{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        pebble
+    }
+
+    /// Stops Pebble and starts it again on the same ports: it forgets every account, order and
+    /// certificate, and has a new HTTPS certificate and root.
+    pub fn restart(&self) {
+        self.up();
+    }
+
+    /// What Pebble's management API says of the certificate with this serial (hex):
+    /// `{"Status": "Valid" | "Revoked", "Reason": n, ...}`.
+    pub fn cert_status(&self, serial_hex: &str) -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "--max-time", "10", "--cacert"])
+            .arg(self.path("ca.pem"))
+            .arg(format!(
+                "https://127.0.0.1:{}/cert-status-by-serial/{serial_hex}",
+                self.mgmt_port
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cert-status-by-serial/{serial_hex}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     pub fn directory_url(&self) -> String {

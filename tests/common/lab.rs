@@ -1,0 +1,129 @@
+//! Chains run in-process against a real Pebble, wired as the daemon wires them (the challenge
+//! server, one thread's environment, the shared stock of accounts and keys), so a test can run
+//! one chain and then ask Pebble and the pool what it did.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use wile_e_coyote::acme::{Client, RequestOutcome, RequestRecord, Transport};
+use wile_e_coyote::chains::{checks, Catalogue, ChainEnv, ChainError, ChainKind, Ctx, Stock};
+use wile_e_coyote::challenge::ChallengeServer;
+use wile_e_coyote::config::Settings;
+use wile_e_coyote::target::Target;
+
+use super::Pebble;
+
+/// One chain run: how it ended, its exchanges, the expected outcomes it met.
+pub struct Run {
+    pub result: Result<(), ChainError>,
+    pub records: Vec<RequestRecord>,
+    pub expected: Vec<String>,
+}
+
+impl Run {
+    /// Panics with the chain's error if it failed.
+    pub fn ok(&self) -> &Self {
+        if let Err(e) = &self.result {
+            panic!("chain failed: [{}] {e}", e.reason());
+        }
+        self
+    }
+
+    /// Outcomes of the exchanges with `endpoint`, `badNonce` retries left out.
+    pub fn outcomes(&self, endpoint: &str) -> Vec<(RequestOutcome, u16)> {
+        self.records
+            .iter()
+            .filter(|r| r.endpoint.name() == endpoint)
+            .filter(|r| r.outcome != RequestOutcome::BadNonceRetried)
+            .map(|r| (r.outcome, r.status))
+            .collect()
+    }
+
+    /// Exchanges whose endpoint name starts with `prefix`.
+    pub fn count(&self, prefix: &str) -> usize {
+        self.records
+            .iter()
+            .filter(|r| r.endpoint.name().starts_with(prefix))
+            .filter(|r| r.outcome != RequestOutcome::BadNonceRetried)
+            .count()
+    }
+}
+
+pub struct Lab {
+    pub env: Rc<ChainEnv>,
+    pub stock: Arc<Stock>,
+    settings: Settings,
+    server: Option<ChallengeServer>,
+}
+
+impl Lab {
+    /// The challenge server and the chains' environment for `pebble`, with the harness config
+    /// varied by `WEC_*` variables in `env`.
+    pub async fn start(pebble: &Pebble, env: &[(&str, &str)]) -> Lab {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let settings = Settings::load_with_env(Some(&pebble.config()), Some(env)).unwrap();
+        let target = Target::connect(&settings).await.unwrap();
+        let server = ChallengeServer::start(settings.challenge_server()).unwrap();
+        let catalogue = Catalogue::new(&settings, &target.directory).unwrap();
+        let env = Rc::new(environment(&settings, target, &server));
+        Lab {
+            env,
+            stock: catalogue.stock().clone(),
+            settings,
+            server: Some(server),
+        }
+    }
+
+    /// After `pebble` restarted: its new trust roots and directory; the stock and the
+    /// challenge server stay.
+    pub async fn reconnect(&mut self) {
+        let target = Target::connect(&self.settings).await.unwrap();
+        let server = self.server.as_ref().unwrap();
+        self.env = Rc::new(environment(&self.settings, target, server));
+    }
+
+    pub fn ctx<'a>(&'a self, client: &'a Client) -> Ctx<'a> {
+        Ctx {
+            client,
+            env: &self.env,
+            stock: &self.stock,
+        }
+    }
+
+    pub async fn run(&self, kind: ChainKind) -> Run {
+        let client = self.env.client();
+        let result = kind.run(&self.ctx(&client)).await;
+        Run {
+            result,
+            records: client.take_records(),
+            expected: client.take_expected(),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.server.take().unwrap().stop().await;
+    }
+}
+
+/// A thread's chain environment, as `attacker::Shared` builds it.
+fn environment(settings: &Settings, target: Target, server: &ChallengeServer) -> ChainEnv {
+    let client_settings = settings.client_settings();
+    let http = Transport::http_client(&target.tls_roots, &client_settings).unwrap();
+    let verify_store = settings
+        .chains
+        .issue
+        .verify_root
+        .as_ref()
+        .map(|path| checks::root_store(&std::fs::read(path).unwrap()).unwrap());
+    ChainEnv {
+        transport: Rc::new(Transport::new(http, client_settings)),
+        directory: Arc::new(target.directory),
+        settings: Arc::new(settings.clone()),
+        registry: server.registry.clone(),
+        verify_store,
+    }
+}
