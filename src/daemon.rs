@@ -13,6 +13,7 @@ use crate::attacker::Shared;
 use crate::chains::Catalogue;
 use crate::challenge::ChallengeServer;
 use crate::config::Settings;
+use crate::db::source::DbLink;
 use crate::db::{dsn, storage, Db, HighWaterMarks};
 use crate::metrics::summary::Summary;
 use crate::metrics::{Finish, Metrics};
@@ -31,12 +32,14 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let target = Target::connect(&settings).await?;
     log::info!("target {}: directory read", settings.target.directory_url);
-    let catalogue = Catalogue::new(&settings, &target.directory).map_err(anyhow::Error::msg)?;
-    let stock = catalogue.stock().clone();
+    let metrics = Metrics::from_settings(&settings)?;
+    // Its own thread: aggregation and StatsD never delay the Ramp or the challenge Registry.
+    let metrics_thread = Arbiter::new();
+    let metrics = Metrics::start_in_arbiter(&metrics_thread.handle(), move |_| metrics);
 
     let db = match &settings.db.url {
         Some(url) => {
-            let url = crate::db::dsn::to_url(url)?;
+            let url = dsn::to_url(url)?;
             let db = Db::start(&url, &settings.db.settings())
                 .map_err(|e| anyhow::anyhow!("Boulder database {}: {e}", dsn::redacted(&url)))?;
             let marks = db.send(HighWaterMarks).await??;
@@ -44,11 +47,22 @@ pub async fn run(
         }
         None => None,
     };
+    let db_link = match &db {
+        Some((db, _, _)) => Some(DbLink {
+            db: db.clone(),
+            urls: settings.db.url_templates(&settings.directory_url()),
+            metrics: metrics.clone(),
+            consistency_wait: settings
+                .db
+                .consistency_checks
+                .then_some(settings.db.consistency_wait),
+        }),
+        None => None,
+    };
+    let catalogue =
+        Catalogue::new(&settings, &target.directory, db_link).map_err(anyhow::Error::msg)?;
+    let stock = catalogue.stock().clone();
     let challenge_server = ChallengeServer::start(settings.challenge_server())?;
-    let metrics = Metrics::from_settings(&settings)?;
-    // Its own thread: aggregation and StatsD never delay the Ramp or the challenge Registry.
-    let metrics_thread = Arbiter::new();
-    let metrics = Metrics::start_in_arbiter(&metrics_thread.handle(), move |_| metrics);
 
     let threads = match settings.run.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -26,14 +26,21 @@ pub struct Catalogue {
 impl Catalogue {
     /// Checks that some weighted chain can run against `directory` (logging those it cannot
     /// serve) and makes the certificate keys the config asks for.
-    pub fn new(settings: &Settings, directory: &Directory) -> Result<Catalogue, String> {
-        let (mix, disabled) = Mix::new(&settings.chains.weights(), directory);
+    pub fn new(
+        settings: &Settings,
+        directory: &Directory,
+        db: Option<crate::db::source::DbLink>,
+    ) -> Result<Catalogue, String> {
+        let (mix, disabled) = Mix::new(&settings.chains.weights(), directory, db.is_some());
         log_disabled(&disabled);
         if mix.is_empty() {
             return Err(no_chain(&disabled));
         }
         log::info!("chain mix: {}", mix.describe());
-        let stock = Stock::default();
+        let stock = Stock {
+            db,
+            ..Stock::default()
+        };
         let types: Vec<_> = settings
             .chains
             .issue
@@ -66,7 +73,8 @@ impl Catalogue {
                 return c.mix.clone();
             }
         }
-        let (mix, disabled) = Mix::new(&env.settings.chains.weights(), &env.directory);
+        let database = self.stock.db.is_some();
+        let (mix, disabled) = Mix::new(&env.settings.chains.weights(), &env.directory, database);
         if cached.is_some() {
             log_disabled(&disabled);
             log::info!("chain mix after reload: {}", mix.describe());
@@ -84,8 +92,8 @@ impl Catalogue {
 fn log_disabled(disabled: &[Disabled]) {
     for d in disabled {
         log::info!(
-            "chain {} disabled: the CA's directory offers no {} (its weight {} is not used; \
-             it is not counted as failed)",
+            "chain {} disabled: it needs {} (its weight {} is not used; it is not counted as \
+             failed)",
             d.chain.name(),
             d.missing,
             d.weight
@@ -99,8 +107,7 @@ fn no_chain(disabled: &[Disabled]) -> String {
         .map(|d| format!("{} needs {}", d.chain.name(), d.missing))
         .collect();
     format!(
-        "no chain of chains.weights can run against this CA, whose directory lacks what they \
-         need ({})",
+        "no chain of chains.weights can run: each lacks what it needs ({})",
         why.join("; ")
     )
 }
@@ -108,7 +115,8 @@ fn no_chain(disabled: &[Disabled]) -> String {
 impl Journeys for Catalogue {
     fn next(&self, client: Rc<Client>, env: Rc<ChainEnv>) -> Journey {
         let Some(kind) = self.mix(&env).pick(&mut rand::rng()) else {
-            let (_, disabled) = Mix::new(&env.settings.chains.weights(), &env.directory);
+            let database = self.stock.db.is_some();
+            let (_, disabled) = Mix::new(&env.settings.chains.weights(), &env.directory, database);
             let why = no_chain(&disabled);
             return (
                 "disabled",
@@ -158,24 +166,24 @@ mod tests {
     #[test]
     fn a_mix_of_chains_the_directory_cannot_serve_is_refused() {
         let only_ari = settings(&[("WEC_CHAINS__WEIGHTS__ARI", "1")]);
-        let err = Catalogue::new(&only_ari, &pebble_directory())
+        let err = Catalogue::new(&only_ari, &pebble_directory(), None)
             .err()
             .expect("refused");
         assert!(
-            err.contains("ari needs renewalInfo (RFC 9773 ARI)"),
+            err.contains("ari needs the directory's renewalInfo (RFC 9773 ARI)"),
             "{err}"
         );
         let with_issue = settings(&[
             ("WEC_CHAINS__WEIGHTS__ARI", "1"),
             ("WEC_CHAINS__WEIGHTS__ISSUE", "1"),
         ]);
-        assert!(Catalogue::new(&with_issue, &pebble_directory()).is_ok());
+        assert!(Catalogue::new(&with_issue, &pebble_directory(), None).is_ok());
     }
 
     #[test]
     fn only_the_certificate_key_types_in_use_are_made() {
         let s = settings(&[("WEC_CHAINS__KEYS__POOL_SIZE", "3")]);
-        let catalogue = Catalogue::new(&s, &pebble_directory()).unwrap();
+        let catalogue = Catalogue::new(&s, &pebble_directory(), None).unwrap();
         let keys = &catalogue.stock().keys;
         assert_eq!(keys.len(crate::acme::KeyType::P256), 3);
         assert_eq!(keys.len(crate::acme::KeyType::Rsa2048), 0);
@@ -206,7 +214,7 @@ mod tests {
             })
         };
         let before = settings(&[]);
-        let catalogue = Catalogue::new(&before, &directory).unwrap();
+        let catalogue = Catalogue::new(&before, &directory, None).unwrap();
         assert!(picks(&catalogue, &env(before))
             .iter()
             .all(|c| *c == "issue"));

@@ -13,7 +13,7 @@ pub struct Mix {
     chains: Vec<(ChainKind, u32)>,
 }
 
-/// A weighted chain left out, and the directory resource it lacks.
+/// A weighted chain left out, and what it lacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disabled {
     pub chain: ChainKind,
@@ -22,11 +22,17 @@ pub struct Disabled {
 }
 
 impl Mix {
-    pub fn new(weights: &[(ChainKind, u32)], directory: &Directory) -> (Mix, Vec<Disabled>) {
+    /// The mix of `weights` less the chains this run cannot serve (`database`: whether Boulder's
+    /// database is configured).
+    pub fn new(
+        weights: &[(ChainKind, u32)],
+        directory: &Directory,
+        database: bool,
+    ) -> (Mix, Vec<Disabled>) {
         let mut chains = Vec::new();
         let mut disabled = Vec::new();
         for &(chain, weight) in weights.iter().filter(|(_, w)| *w > 0) {
-            match chain.missing_in(directory) {
+            match chain.missing_in(directory, database) {
                 Some(missing) => disabled.push(Disabled {
                     chain,
                     weight,
@@ -99,7 +105,7 @@ mod tests {
             (ChainKind::KeyRollover, 1),
             (ChainKind::NewAccount, 0),
         ];
-        let (mix, disabled) = Mix::new(&weights, &directory(false));
+        let (mix, disabled) = Mix::new(&weights, &directory(false), false);
         assert!(disabled.is_empty());
         let total: u32 = weights.iter().map(|(_, w)| w).sum();
         let n = 6000;
@@ -129,6 +135,7 @@ mod tests {
         let (mix, _) = Mix::new(
             &[(ChainKind::Issue, 1), (ChainKind::Revoke, 1)],
             &directory(true),
+            false,
         );
         assert_eq!(counts(&mix, 500, 9), counts(&mix, 500, 9));
     }
@@ -136,13 +143,13 @@ mod tests {
     #[test]
     fn ari_is_left_out_where_the_directory_lacks_renewal_info() {
         let weights = [(ChainKind::Issue, 3), (ChainKind::Ari, 2)];
-        let (mix, disabled) = Mix::new(&weights, &directory(false));
+        let (mix, disabled) = Mix::new(&weights, &directory(false), false);
         assert_eq!(
             disabled,
             [Disabled {
                 chain: ChainKind::Ari,
                 weight: 2,
-                missing: "renewalInfo (RFC 9773 ARI)"
+                missing: "the directory's renewalInfo (RFC 9773 ARI)"
             }]
         );
         assert_eq!(
@@ -151,11 +158,11 @@ mod tests {
         );
         assert_eq!(mix.describe(), "issue 3");
 
-        let (mix, disabled) = Mix::new(&weights, &directory(true));
+        let (mix, disabled) = Mix::new(&weights, &directory(true), false);
         assert!(disabled.is_empty());
         assert_eq!(counts(&mix, 300, 5).len(), 2);
 
-        let (only_ari, _) = Mix::new(&[(ChainKind::Ari, 1)], &directory(false));
+        let (only_ari, _) = Mix::new(&[(ChainKind::Ari, 1)], &directory(false), false);
         assert!(only_ari.is_empty());
         assert_eq!(only_ari.pick(&mut StdRng::seed_from_u64(1)), None);
     }

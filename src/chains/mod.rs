@@ -7,6 +7,8 @@ pub mod account_update;
 pub mod ari;
 pub mod catalogue;
 pub mod checks;
+pub mod db_get;
+pub mod db_revoke_foreign;
 pub mod deactivate_account;
 pub mod deactivate_authz;
 pub mod failed_validation;
@@ -65,6 +67,9 @@ pub struct Stock {
     pub keys: KeyStock,
     /// Revocations so far: `revoke` alternates its signer on it.
     pub revocations: AtomicU64,
+    /// Boulder's database, when configured: a second source of objects, and the consistency
+    /// checks.
+    pub db: Option<crate::db::source::DbLink>,
 }
 
 /// What one chain run works with.
@@ -128,6 +133,11 @@ chain_table! {
     DeactivateAuthz "deactivate-authz" |ctx| deactivate_authz::run(ctx);
     FailedValidation "failed-validation" |ctx| failed_validation::run(ctx);
     Poll "poll" |ctx| poll::run(ctx);
+    DbGetCert "db-get-cert" |ctx| db_get::certificate(ctx);
+    DbGetAuthz "db-get-authz" |ctx| db_get::authorization(ctx);
+    DbGetOrder "db-get-order" |ctx| db_get::order(ctx);
+    DbAri "db-ari" |ctx| ari::run(ctx, steps::database(ctx)?);
+    DbRevokeForeign "db-revoke-foreign" |ctx| db_revoke_foreign::run(ctx);
 }
 
 impl ChainKind {
@@ -137,14 +147,28 @@ impl ChainKind {
         ChainKind::ALL.iter().copied().find(|k| k.name() == name)
     }
 
-    /// The directory resource this chain cannot do without, when `directory` lacks it.
-    pub fn missing_in(self, directory: &Directory) -> Option<&'static str> {
+    /// What this chain cannot do without and this run lacks: a directory resource, or
+    /// Boulder's database (`database` tells whether one is configured).
+    pub fn missing_in(self, directory: &Directory, database: bool) -> Option<&'static str> {
+        let needs_database = matches!(
+            self,
+            ChainKind::DbGetCert
+                | ChainKind::DbGetAuthz
+                | ChainKind::DbGetOrder
+                | ChainKind::DbAri
+                | ChainKind::DbRevokeForeign
+        );
         match self {
-            ChainKind::Ari if directory.renewal_info.is_none() => {
-                Some("renewalInfo (RFC 9773 ARI)")
+            _ if needs_database && !database => Some("Boulder's database (--mysql or db.url)"),
+            ChainKind::Ari | ChainKind::DbAri if directory.renewal_info.is_none() => {
+                Some("the directory's renewalInfo (RFC 9773 ARI)")
             }
-            ChainKind::Revoke if directory.revoke_cert.is_none() => Some("revokeCert"),
-            ChainKind::KeyRollover if directory.key_change.is_none() => Some("keyChange"),
+            ChainKind::Revoke | ChainKind::DbRevokeForeign if directory.revoke_cert.is_none() => {
+                Some("the directory's revokeCert")
+            }
+            ChainKind::KeyRollover if directory.key_change.is_none() => {
+                Some("the directory's keyChange")
+            }
             _ => None,
         }
     }
@@ -185,8 +209,11 @@ pub enum ChainError {
         waited: Duration,
     },
     /// A source of objects could not answer.
-    #[error("source {0}")]
+    #[error(transparent)]
     Source(#[from] SourceError),
+    /// Boulder's database could not answer (down, slow, or nothing to pick).
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
     /// A failure on the tool's side (key generation, challenge server).
     #[error("local: {0}")]
     Local(String),
@@ -203,7 +230,8 @@ impl ChainError {
                 problem.as_ref().map_or("unknown", |p| p.short_type())
             ),
             ChainError::PoolEmpty { .. } => "pool:empty".into(),
-            ChainError::Source(e) => format!("source:{}", e.source_name),
+            ChainError::Source(e) => e.reason.into(),
+            ChainError::Db(e) => e.reason().into(),
             ChainError::Local(_) => "local".into(),
         }
     }
@@ -248,13 +276,24 @@ mod tests {
         let missing: Vec<_> = ChainKind::ALL
             .iter()
             .copied()
-            .filter_map(|k| Some((k, k.missing_in(&pebble)?)))
+            .filter_map(|k| Some((k, k.missing_in(&pebble, true)?)))
             .collect();
-        assert_eq!(missing, [(ChainKind::Ari, "renewalInfo (RFC 9773 ARI)")]);
+        assert_eq!(
+            missing,
+            [
+                (ChainKind::Ari, "the directory's renewalInfo (RFC 9773 ARI)"),
+                (
+                    ChainKind::DbAri,
+                    "the directory's renewalInfo (RFC 9773 ARI)"
+                )
+            ]
+        );
+        let without_db = ChainKind::DbGetCert.missing_in(&pebble, false);
+        assert_eq!(without_db, Some("Boulder's database (--mysql or db.url)"));
         let bare: Directory =
             serde_json::from_str(r#"{"newNonce":"n","newAccount":"a","newOrder":"o"}"#).unwrap();
-        assert!(ChainKind::Revoke.missing_in(&bare).is_some());
-        assert!(ChainKind::KeyRollover.missing_in(&bare).is_some());
-        assert!(ChainKind::Issue.missing_in(&bare).is_none());
+        assert!(ChainKind::Revoke.missing_in(&bare, true).is_some());
+        assert!(ChainKind::KeyRollover.missing_in(&bare, true).is_some());
+        assert!(ChainKind::Issue.missing_in(&bare, false).is_none());
     }
 }

@@ -60,12 +60,16 @@ pub async fn obtain_certificate(
     let pem = client.certificate(account, &url).await?;
     let leaf = checks::certificate_chain(&pem, names, ctx.env.verify_store.as_ref())?;
     checks::certified_key(&leaf, &key)?;
+    let der: std::sync::Arc<[u8]> = leaf.to_der().map_err(ChainError::local)?.into();
+    if let Some(db) = &ctx.stock.db {
+        db.check_later(der.to_vec(), None);
+    }
     Ok(HeldCertificate {
         url,
         order_url: order.url,
         authz_urls: order.order.authorizations,
         names: names.to_vec(),
-        der: leaf.to_der().map_err(ChainError::local)?.into(),
+        der,
         key,
     })
 }
@@ -142,4 +146,12 @@ pub fn expect_refusal<T>(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Boulder's database, for the chains that need it (the mix leaves them out without one).
+pub fn database<'a>(ctx: &Ctx<'a>) -> Result<&'a crate::db::source::DbLink, ChainError> {
+    ctx.stock
+        .db
+        .as_ref()
+        .ok_or_else(|| ChainError::local("this chain needs Boulder's database (--mysql or db.url)"))
 }

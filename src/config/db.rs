@@ -61,6 +61,17 @@ impl Db {
         }
     }
 
+    /// The URL templates, relative ones resolved against `directory`.
+    pub fn url_templates(&self, directory: &url::Url) -> urls::UrlTemplates {
+        urls::UrlTemplates::new(
+            directory.clone(),
+            &self.cert_url,
+            &self.authz_url,
+            &self.order_url,
+        )
+        .expect("URL templates were validated with the config")
+    }
+
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         if let Some(url) = &self.url {
             dsn::to_url(url).map_err(|e| ("db.url", e.to_string()))?;

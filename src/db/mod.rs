@@ -7,6 +7,7 @@ pub mod dsn;
 pub mod pool;
 pub mod queries;
 pub mod schema;
+pub mod source;
 pub mod storage;
 pub mod urls;
 
@@ -40,12 +41,12 @@ pub enum DbError {
 
 impl DbError {
     /// Low-cardinality key for reports.
-    pub fn reason(&self) -> String {
+    pub fn reason(&self) -> &'static str {
         match self {
-            DbError::Unavailable(_) => "db:unavailable".into(),
-            DbError::Query(_) => "db:query".into(),
-            DbError::Empty(table) => format!("db:empty:{table}"),
-            DbError::Schema(_) => "db:schema".into(),
+            DbError::Unavailable(_) => "db:unavailable",
+            DbError::Query(_) => "db:query",
+            DbError::Empty(_) => "db:empty",
+            DbError::Schema(_) => "db:schema",
         }
     }
 }

@@ -63,6 +63,13 @@ pub struct AttackerCount(pub usize);
 #[rtype(result = "()")]
 pub struct StartsDropped(pub u64);
 
+/// A consistency check of a certificate against Boulder's database ended (`None`: agreed).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ConsistencyChecked {
+    pub mismatch: Option<crate::db::consistency::Mismatch>,
+}
+
 /// An attacker was restarted by its supervisor after a crash.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -247,6 +254,14 @@ impl Handler<AttackerCount> for Metrics {
         if let Some(out) = &mut self.statsd {
             out.sink.set_attackers(msg.0);
         }
+    }
+}
+
+impl Handler<ConsistencyChecked> for Metrics {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConsistencyChecked, _: &mut Context<Self>) {
+        self.stats.add_consistency(msg.mismatch);
     }
 }
 

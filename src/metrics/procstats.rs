@@ -148,7 +148,9 @@ mod tests {
         let second = p.sample().unwrap();
         let busy = second[4].1 + second[5].1;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        assert!(busy > 0.0 && busy <= 100.0 * cores + 5.0, "{busy}%");
+        // Other tests run in this process meanwhile, and clock ticks are 10 ms over a ~100 ms
+        // interval: a plausibility bound, not an exact one.
+        assert!(busy > 0.0 && busy <= 100.0 * cores + 25.0, "{busy}%");
     }
 
     #[test]

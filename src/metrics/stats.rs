@@ -7,7 +7,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::summary::{
-    ChainSummary, ExpectedSummary, FailureSummary, Percentiles, RequestSummary, Summary, Traffic,
+    ChainSummary, Consistency, ExpectedSummary, FailureSummary, Percentiles, RequestSummary,
+    Summary, Traffic,
 };
 use super::timeseries::TimeSeries;
 use super::{ChainDone, ChainOutcome};
@@ -67,6 +68,7 @@ pub struct Stats {
     expected: BTreeMap<(&'static str, String), u64>,
     bad_nonce_retries: u64,
     dropped_starts: u64,
+    consistency: Consistency,
     attacker_restarts: u64,
     attackers: usize,
     peak_attackers: usize,
@@ -87,6 +89,17 @@ impl Stats {
     /// Closes the time series' intervals that ended before `now` (since the run started).
     pub fn advance(&mut self, now: Duration) {
         self.series.advance(now);
+    }
+
+    pub fn add_consistency(&mut self, mismatch: Option<crate::db::consistency::Mismatch>) {
+        self.consistency.checked += 1;
+        if let Some(m) = mismatch {
+            *self
+                .consistency
+                .mismatches
+                .entry(m.name().to_owned())
+                .or_default() += 1;
+        }
     }
 
     pub fn add_dropped(&mut self, n: u64) {
@@ -239,6 +252,7 @@ impl Stats {
             expected_outcomes: expected,
             bad_nonce_retries: self.bad_nonce_retries,
             dropped_starts: self.dropped_starts,
+            consistency: self.consistency.clone(),
             attacker_restarts: self.attacker_restarts,
             traffic,
             timeseries: self.series.report(elapsed),

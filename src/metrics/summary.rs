@@ -68,6 +68,12 @@ pub struct ExpectedSummary {
     pub count: u64,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Consistency {
+    pub checked: u64,
+    pub mismatches: BTreeMap<String, u64>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Traffic {
     pub bytes_in: u64,
@@ -86,6 +92,9 @@ pub struct Summary {
     pub bad_nonce_retries: u64,
     /// Open model: starts not made because `max_in_flight` chains were running.
     pub dropped_starts: u64,
+    /// With `--mysql`: certificates looked up in Boulder's database after the API issued or
+    /// revoked them, and the disagreements found, by kind.
+    pub consistency: Consistency,
     /// Attackers restarted by their supervisor after a crash.
     pub attacker_restarts: u64,
     pub traffic: Traffic,
@@ -171,6 +180,24 @@ impl Summary {
             for e in &self.expected_outcomes {
                 let _ = writeln!(out, "  {:>7}  {:<21} {}", e.count, e.chain, e.outcome);
             }
+        }
+        if self.consistency.checked > 0 {
+            let found: Vec<String> = self
+                .consistency
+                .mismatches
+                .iter()
+                .map(|(kind, n)| format!("{kind} {n}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "\nconsistency with Boulder's database: {} certificates checked, {}",
+                self.consistency.checked,
+                if found.is_empty() {
+                    "no mismatch".to_owned()
+                } else {
+                    format!("mismatches: {}", found.join(", "))
+                }
+            );
         }
         if self.dropped_starts > 0 || self.attacker_restarts > 0 {
             let _ = writeln!(

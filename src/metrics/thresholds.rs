@@ -332,6 +332,7 @@ mod tests {
             expected_outcomes: vec![],
             bad_nonce_retries: 0,
             dropped_starts: 0,
+            consistency: Default::default(),
             attacker_restarts: 0,
             traffic: Traffic {
                 bytes_in: 0,

@@ -27,9 +27,10 @@ pub struct ObjectRef {
 
 /// A source could not answer (a database down…); distinct from having nothing to offer.
 #[derive(Debug, thiserror::Error)]
-#[error("{source_name}: {message}")]
+#[error("{message}")]
 pub struct SourceError {
-    pub source_name: &'static str,
+    /// The low-cardinality failure reason for reports (`db:unavailable`…).
+    pub reason: &'static str,
     pub message: String,
 }
 

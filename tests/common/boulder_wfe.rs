@@ -26,7 +26,17 @@ pub struct BoulderWfe {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// Faults a test can plant, to show the chains notice them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    /// Revoke another account's certificate (a security bug).
+    pub accept_foreign_revocation: bool,
+    /// Serve another certificate than the one stored under the serial.
+    pub wrong_certificate: bool,
+}
+
 struct State {
+    faults: Faults,
     db: Mutex<MysqlConnection>,
     base: String,
     accounts: AtomicU64,
@@ -122,7 +132,12 @@ async fn new_account(state: web::Data<State>) -> HttpResponse {
 }
 
 async fn get_cert(state: web::Data<State>, serial: web::Path<String>) -> HttpResponse {
-    match certificate(&state, &serial) {
+    let found = if state.faults.wrong_certificate {
+        certificate(&state, &format!("{:036x}", 1))
+    } else {
+        certificate(&state, &serial)
+    };
+    match found {
         Some(row) => HttpResponse::Ok()
             .content_type("application/pem-certificate-chain")
             .body(pem(&row.der)),
@@ -250,7 +265,7 @@ async fn revoke(state: web::Data<State>, body: web::Bytes) -> HttpResponse {
         .as_str()
         .and_then(|kid| kid.rsplit('/').next())
         .and_then(|id| id.parse().ok());
-    if account != Some(stored.reg) {
+    if account != Some(stored.reg) && !state.faults.accept_foreign_revocation {
         return problem(
             403,
             "unauthorized",
@@ -266,10 +281,15 @@ async fn revoke(state: web::Data<State>, body: web::Bytes) -> HttpResponse {
 impl BoulderWfe {
     /// Serves the fixture database `admin_url` on a free loopback port, in its own thread.
     pub fn start(admin_url: &str) -> BoulderWfe {
+        BoulderWfe::start_with(admin_url, Faults::default())
+    }
+
+    pub fn start_with(admin_url: &str, faults: Faults) -> BoulderWfe {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let revoked = Arc::new(AtomicU64::new(0));
         let state = web::Data::new(State {
+            faults,
             db: Mutex::new(MysqlConnection::establish(admin_url).unwrap()),
             base: format!("http://127.0.0.1:{port}"),
             accounts: AtomicU64::new(0),

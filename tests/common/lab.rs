@@ -68,7 +68,7 @@ impl Lab {
         let settings = Settings::load_with_env(Some(&pebble.config()), Some(env)).unwrap();
         let target = Target::connect(&settings).await.unwrap();
         let server = ChallengeServer::start(settings.challenge_server()).unwrap();
-        let catalogue = Catalogue::new(&settings, &target.directory).unwrap();
+        let catalogue = Catalogue::new(&settings, &target.directory, None).unwrap();
         let env = Rc::new(environment(&settings, target, &server));
         Lab {
             env,

@@ -10,6 +10,15 @@ use diesel::connection::SimpleConnection;
 use diesel::mysql::MysqlConnection;
 use diesel::Connection;
 
+use openssl::asn1::Asn1Time;
+use openssl::bn::BigNum;
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::PKey;
+use openssl::x509::extension::{AuthorityKeyIdentifier, SubjectKeyIdentifier};
+use openssl::x509::{X509NameBuilder, X509};
+
 use super::{free_port, repo, require};
 
 pub struct MariaDb {
@@ -93,4 +102,157 @@ impl Drop for MariaDb {
     fn drop(&mut self) {
         let _ = script("mariadb-down").arg(self.dir.path()).status();
     }
+}
+
+fn p256() -> PKey<openssl::pkey::Private> {
+    PKey::from_ec_key(
+        EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn name(cn: &str) -> openssl::x509::X509Name {
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    name.build()
+}
+
+/// The fixture's issuing CA, made once: its key identifier goes into every leaf's Authority Key
+/// Identifier, as in Boulder's certificates (ARI's certID needs it).
+fn issuer() -> &'static (X509, PKey<openssl::pkey::Private>) {
+    static ISSUER: std::sync::OnceLock<(X509, PKey<openssl::pkey::Private>)> =
+        std::sync::OnceLock::new();
+    ISSUER.get_or_init(|| {
+        let key = p256();
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        b.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
+            .unwrap();
+        b.set_subject_name(&name("fixture issuer")).unwrap();
+        b.set_issuer_name(&name("fixture issuer")).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+            .unwrap();
+        let ski = SubjectKeyIdentifier::new()
+            .build(&b.x509v3_context(None, None))
+            .unwrap();
+        b.append_extension(ski).unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        (b.build(), key)
+    })
+}
+
+/// A small real certificate whose serial is `serial`, from the fixture's issuer.
+pub fn certificate(serial: u32) -> X509 {
+    let (ca, ca_key) = issuer();
+    let key = p256();
+    let mut b = X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_serial_number(&BigNum::from_u32(serial).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    b.set_subject_name(&name(&format!("n{serial}.wile.test")))
+        .unwrap();
+    b.set_issuer_name(ca.subject_name()).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(7).unwrap())
+        .unwrap();
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&b.x509v3_context(Some(ca), None))
+        .unwrap();
+    b.append_extension(aki).unwrap();
+    b.sign(ca_key, MessageDigest::sha256()).unwrap();
+    b.build()
+}
+
+pub fn hex36(serial: u32) -> String {
+    format!("{serial:036x}")
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Protobuf `Authzs { repeated int64 authzIDs = 1; }`, packed, as current Boulder writes it.
+fn authzs_blob(ids: &[u64]) -> String {
+    let mut payload = Vec::new();
+    for &id in ids {
+        let mut v = id;
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                payload.push(byte);
+                break;
+            }
+            payload.push(byte | 0x80);
+        }
+    }
+    let mut blob = vec![0x0a, payload.len() as u8];
+    blob.extend(payload);
+    format!("X'{}'", hex_of(&blob))
+}
+
+/// Seeds `db`: 40 certificates (ids 1..=40, serial = id) with status rows, 30 authorizations of
+/// which ids divisible by 3 are expired and by 5 invalid, 12 orders (odd ids expired) of
+/// account 200 + id, each linked to authorizations 2·id and 2·id+1 (of the same account)
+/// through `form`.
+pub fn seed(maria: &MariaDb, db: &str, form: &str) {
+    let mut sql = String::new();
+    for id in 1..=40u32 {
+        let der = hex_of(&certificate(id).to_der().unwrap());
+        sql += &format!(
+            "INSERT INTO registrations (id, jwk, jwk_sha256, createdAt) VALUES ({id}, '{{}}', 'k{id}', NOW());\n\
+             INSERT INTO certificates (id, registrationID, serial, digest, der, issued, expires) \
+             VALUES ({id}, {id}, '{}', 'd', X'{der}', NOW(), NOW() + INTERVAL 7 DAY);\n\
+             INSERT INTO certificateStatus (serial, status, ocspLastUpdated, revokedDate, revokedReason, lastExpirationNagSent) \
+             VALUES ('{}', 'good', NOW(), '1970-01-01', 0, '1970-01-01');\n",
+            hex36(id),
+            hex36(id)
+        );
+    }
+    for id in 1..=30u32 {
+        let expires = if id % 3 == 0 {
+            "NOW() - INTERVAL 1 DAY"
+        } else {
+            "NOW() + INTERVAL 7 DAY"
+        };
+        let status = if id % 5 == 0 { 2 } else { id % 2 };
+        sql += &format!(
+            "INSERT INTO authz2 (id, identifierType, identifierValue, registrationID, status, expires, challenges, token) \
+             VALUES ({id}, 0, 'a{id}.wile.test', {}, {status}, {expires}, 1, UNHEX(SHA2('{id}', 256)));\n",
+            200 + id / 2
+        );
+    }
+    for id in 1..=12u64 {
+        let expires = if id % 2 == 1 {
+            "NOW() - INTERVAL 1 DAY"
+        } else {
+            "NOW() + INTERVAL 7 DAY"
+        };
+        let authzs = [2 * id, 2 * id + 1];
+        match form {
+            "current" => {
+                sql += &format!(
+                    "INSERT INTO orders (id, registrationID, expires, created, authzs) VALUES ({id}, {}, {expires}, NOW(), {});\n",
+                    200 + id,
+                    authzs_blob(&authzs)
+                )
+            }
+            _ => {
+                sql += &format!(
+                    "INSERT INTO orders (id, registrationID, expires, created) VALUES ({id}, {}, {expires}, NOW());\n",
+                    200 + id
+                );
+                for a in authzs {
+                    sql += &format!("INSERT INTO orderToAuthz2 (orderID, authzID) VALUES ({id}, {a});\n");
+                }
+            }
+        }
+    }
+    maria.exec(db, &sql);
 }

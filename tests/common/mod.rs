@@ -30,12 +30,27 @@ pub fn require(tool: &str) {
     assert!(found, "{tool} is not installed: run scripts/install-deps");
 }
 
-/// A free TCP port on 127.0.0.1 that is also free for UDP (DNS needs both).
+/// A free TCP port on 127.0.0.1 that is also free for UDP (DNS needs both). Ports come from
+/// below the kernel's ephemeral range (32768–60999 here): a port the OS hands out for `:0`
+/// could be taken by any outgoing connection of a parallel test before the server binds it.
+/// Each test binary starts at its own pseudo-random offset and never hands a port out twice.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    static START: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| std::process::id().wrapping_mul(2_654_435_761) % SPAN);
     loop {
-        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(
+            n < SPAN,
+            "no free loopback port left below the ephemeral range"
+        );
+        let port = (LOW + (start + n) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
             return port;
         }
     }
