@@ -27,7 +27,7 @@ pub use chain_tables::{
     AccountUpdate, Eviction, FailedValidation, KeyRollover, Keys, NewAccount, Poll, PoolSettings,
     Renew, Revoke, RevokeSigner, WhenEmpty,
 };
-pub use chains::{pick_weighted, CertKeys, Chains, Issue, NamesPerOrder};
+pub use chains::{pick_weighted, Answering, CertKeys, Chains, Issue, NamesPerOrder};
 
 /// Environment variables `WEC_<SECTION>__<KEY>` override file keys.
 pub const ENV_PREFIX: &str = "WEC";

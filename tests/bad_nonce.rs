@@ -5,13 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{report, run_bounded, show, wec, Pebble};
+use common::{report, show, wec, Pebble};
 
 #[test]
 fn every_chain_survives_half_the_nonces_being_rejected() {
     let pebble = Pebble::start_with(&[("PEBBLE_WFE_NONCEREJECT", "50")]);
     let report_path = pebble.path("report.json");
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())

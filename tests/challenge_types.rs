@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{report, run_bounded, show, wec, Pebble};
+use common::{report, show, wec, Pebble};
 use serde_json::Value;
 
 const TYPES: [&str; 3] = ["http-01", "tls-alpn-01", "dns-01"];
@@ -29,7 +29,7 @@ fn config_with(pebble: &Pebble, issue_keys: &str) -> PathBuf {
 /// Runs `hammer 2` for 3 s and returns the report; every chain must succeed.
 fn run(pebble: &Pebble, config: PathBuf, names_per_order: u32) -> Value {
     let report_path = pebble.path("report.json");
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(config)
@@ -125,7 +125,7 @@ fn a_full_registry_fails_chains_with_a_clear_reason() {
     let report_path = pebble.path("report.json");
     // Two names per order, room for one response: every chain is refused at its second name,
     // and withdraws its first, so the next chain meets the same bound.
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())

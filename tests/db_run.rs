@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::mariadb::MariaDb;
-use common::{report, run_bounded, show, wait_bounded, wec, Pebble};
+use common::{report, show, wait_bounded, wec, Pebble};
 
 #[test]
 fn the_report_shows_how_far_the_tables_grew() {
@@ -61,7 +61,7 @@ fn the_report_shows_how_far_the_tables_grew() {
 #[test]
 fn an_unreachable_database_at_start_is_a_clear_error() {
     let pebble = Pebble::start();
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, require, run_bounded, show, wait_bounded, wec, Pebble};
+use common::{free_port, require, show, wait_bounded, wec, Pebble};
 
 /// Runs headless Chromium on `page` with `extra` flags. Its own background traffic goes to a
 /// loopback port where nothing listens and no name resolves, so nothing leaves the machine.
@@ -49,7 +49,7 @@ fn attribute_values<'a>(html: &'a str, attribute: &str) -> Vec<&'a str> {
 fn the_html_report_is_self_contained_and_renders_in_chromium() {
     let pebble = Pebble::start();
     let html_path = pebble.path("report.html");
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())

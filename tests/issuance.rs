@@ -5,13 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{report, run_bounded, show, wec, Pebble};
+use common::{report, show, wec, Pebble};
 
 #[test]
 fn attackers_issue_certificates_that_chain_to_pebbles_root() {
     let pebble = Pebble::start();
     let report_path = pebble.path("report.json");
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())
@@ -50,7 +50,7 @@ fn a_chain_that_does_not_verify_to_the_expected_root_fails_the_run() {
     let pebble = Pebble::start();
     let report_path = pebble.path("report.json");
     // The throwaway CA of Pebble's HTTPS listener did not issue the certificates.
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())
@@ -68,10 +68,57 @@ fn a_chain_that_does_not_verify_to_the_expected_root_fails_the_run() {
 }
 
 #[test]
+fn answering_in_turn_leaves_one_validation_at_a_time() {
+    // No nonce rejected: Pebble logs a challenge POST before it checks the nonce.
+    let pebble = Pebble::start_with(&[("PEBBLE_WFE_NONCEREJECT", "0")]);
+    let report_path = pebble.path("report.json");
+    let out = pebble.run(
+        wec()
+            .arg("--config")
+            .arg(pebble.config())
+            .args(["--duration", "2s", "--report"])
+            .arg(&report_path)
+            .args(["hammer", "1"])
+            .env("WEC_CHAINS__ISSUE__NAMES_PER_ORDER", "3")
+            .env("WEC_CHAINS__ISSUE__ANSWER", "in-turn"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let r = report(&report_path);
+    let ok = r["chains"]["issue"]["ok"].as_u64().unwrap();
+    assert!(ok > 0, "{}", show(&out));
+    assert_eq!(r["chains"]["issue"]["failed"], 0, "{}", show(&out));
+    assert_eq!(
+        r["requests"]["challenge.http-01"]["ok"].as_u64(),
+        Some(3 * ok)
+    );
+
+    // Pebble's log: with one attacker, every challenge answered is validated before the next.
+    let log = std::fs::read_to_string(pebble.path("pebble.log")).unwrap();
+    let events: Vec<&str> = log
+        .lines()
+        .filter_map(|line| {
+            if line.contains("POST /chalZ/") {
+                Some("answer")
+            } else if line.contains("set VALID by completed challenge") {
+                Some("valid")
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(events.len() as u64, 6 * ok, "{events:?}");
+    assert!(
+        events.chunks(2).all(|pair| pair == ["answer", "valid"]),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn seq_and_aseq_run_their_steps() {
     let pebble = Pebble::start();
     let report_path = pebble.path("report.json");
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())
@@ -93,7 +140,7 @@ fn seq_and_aseq_run_their_steps() {
         assert!(stderr.contains(step), "missing {step:?}\n{stderr}");
     }
 
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{report, run_bounded, show, wait_bounded, wec, Pebble};
+use common::{report, show, wait_bounded, wec, Pebble};
 use serde_json::Value;
 
 /// `pebble.config()` with a `[chains.weights]` table.
@@ -61,7 +61,7 @@ fn a_weighted_mix_runs_every_chain_in_proportion_with_its_expected_outcomes() {
     ];
     let config = config_with_weights(&pebble, &weights, "mix.toml");
     let report_path = pebble.path("report.json");
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(&config)
@@ -177,7 +177,7 @@ fn a_reload_changes_the_weights_of_a_running_daemon() {
 fn a_mix_pebble_cannot_serve_at_all_is_refused_at_start() {
     let pebble = Pebble::start();
     let config = config_with_weights(&pebble, &[("ari", 1)], "ari.toml");
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(&config)

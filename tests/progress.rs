@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{run_bounded, show, wec, Pebble};
+use common::{show, wec, Pebble};
 
 fn progress_lines(stderr: &str) -> Vec<&str> {
     stderr
@@ -16,7 +16,7 @@ fn progress_lines(stderr: &str) -> Vec<&str> {
 #[test]
 fn forced_progress_line_and_periodic_log_line() {
     let pebble = Pebble::start();
-    let out = run_bounded(
+    let out = pebble.run(
         wec().arg("--config").arg(pebble.config()).args([
             "--progress",
             "--duration",
@@ -43,7 +43,7 @@ fn forced_progress_line_and_periodic_log_line() {
     assert!(!stderr.contains('\r'), "a pipe gets whole lines");
 
     // Not a terminal and not forced: no live line, an info line every log interval instead.
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{report, run_bounded, show, wec, Pebble};
+use common::{report, show, wec, Pebble};
 use serde_json::Value;
 
 /// The example following `<!-- report-schema -->` in the README.
@@ -87,7 +87,7 @@ fn report_matches_the_documented_schema() {
     let schema = documented_schema();
     let pebble = Pebble::start();
     let report_path = pebble.path("report.json");
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())

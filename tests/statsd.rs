@@ -6,13 +6,13 @@ mod common;
 use std::time::Duration;
 
 use common::statsd::{values, StatsdDaemon};
-use common::{run_bounded, show, wec, Pebble};
+use common::{show, wec, Pebble};
 
 #[test]
 fn statsd_receives_the_original_names() {
     let pebble = Pebble::start();
     let statsd = StatsdDaemon::start();
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())
@@ -75,7 +75,7 @@ fn an_absent_statsd_daemon_is_reported_not_waited_on() {
     // Nothing listens on this port: every send after the first is refused.
     let port = common::free_port();
     let started = std::time::Instant::now();
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())

@@ -11,7 +11,7 @@ use common::{report, run_bounded, show, wec, Pebble};
 fn a_failed_threshold_exits_4_and_is_marked() {
     let pebble = Pebble::start();
     let report_path = pebble.path("report.json");
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())
@@ -49,7 +49,7 @@ fn a_failed_threshold_exits_4_and_is_marked() {
 #[test]
 fn no_successful_chain_exits_3_even_with_failed_thresholds() {
     let pebble = Pebble::start();
-    let out = run_bounded(
+    let out = pebble.run(
         wec()
             .arg("--config")
             .arg(pebble.config())

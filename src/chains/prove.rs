@@ -9,6 +9,7 @@ use super::{pick, ChainError, Ctx};
 use crate::acme::account::Account;
 use crate::acme::wire::{AuthorizationStatus, ChallengeType};
 use crate::challenge::{Publish, Registry, Response, Ticket, Withdraw};
+use crate::config::Answering;
 
 /// An authorization being proven: where to poll it, and which challenge answers it.
 struct Proof {
@@ -33,10 +34,11 @@ impl Drop for Published {
 }
 
 /// Proves control of every name of an order, as ACME clients do (RFC 8555 §7.5.1): picks a
-/// challenge per authorization and publishes every response first, then answers all the
-/// challenges, so the CA validates them concurrently (a wildcard and its base name then serve
-/// two TXT values under one name at once), then waits for each verdict. Authorizations already
-/// valid (reused by the CA) need nothing.
+/// challenge per authorization and publishes every response first (a wildcard and its base
+/// name then serve two TXT values under one name at once), then answers all the challenges, so
+/// the CA validates them concurrently, and waits for each verdict — or, with
+/// `chains.issue.answer = "in-turn"`, answers one and waits for its verdict before the next.
+/// Authorizations already valid (reused by the CA) need nothing.
 pub async fn prove_control(
     ctx: &Ctx<'_>,
     account: &Account,
@@ -100,24 +102,45 @@ pub async fn prove_control(
             kind,
         });
     }
-    for proof in &proofs {
-        client
-            .respond(account, &proof.challenge_url, proof.kind)
-            .await?;
-    }
-    for proof in &proofs {
-        let authz = client.poll_authorization(account, &proof.authz_url).await?;
-        if authz.status != AuthorizationStatus::Valid {
-            let wildcard = if authz.wildcard { "*." } else { "" };
-            return Err(ChainError::Validation {
-                name: format!("{wildcard}{}", authz.identifier.value),
-                kind: proof.kind,
-                status: format!("{:?}", authz.status).to_lowercase(),
-                problem: authz.failure().cloned().map(Box::new),
-            });
+    match env.settings.chains.issue.answer {
+        Answering::Together => {
+            for proof in &proofs {
+                client
+                    .respond(account, &proof.challenge_url, proof.kind)
+                    .await?;
+            }
+            for proof in &proofs {
+                verdict(ctx, account, proof).await?;
+            }
+        }
+        Answering::InTurn => {
+            for proof in &proofs {
+                client
+                    .respond(account, &proof.challenge_url, proof.kind)
+                    .await?;
+                verdict(ctx, account, proof).await?;
+            }
         }
     }
     Ok(())
+}
+
+/// Polls an answered authorization until the CA decides; anything but valid fails the chain.
+async fn verdict(ctx: &Ctx<'_>, account: &Account, proof: &Proof) -> Result<(), ChainError> {
+    let authz = ctx
+        .client
+        .poll_authorization(account, &proof.authz_url)
+        .await?;
+    if authz.status == AuthorizationStatus::Valid {
+        return Ok(());
+    }
+    let wildcard = if authz.wildcard { "*." } else { "" };
+    Err(ChainError::Validation {
+        name: format!("{wildcard}{}", authz.identifier.value),
+        kind: proof.kind,
+        status: format!("{:?}", authz.status).to_lowercase(),
+        problem: authz.failure().cloned().map(Box::new),
+    })
 }
 
 /// The names of a new order, as `[chains.issue]` asks: how many, under which domain, how many

@@ -67,6 +67,21 @@ pub struct Issue {
     /// Share (0–1) of names ordered as a wildcard `*.<label>.<base>`, together with
     /// `<label>.<base>`: both authorizations then share one dns-01 TXT name.
     pub wildcards: f64,
+    /// How an order's challenges are answered: all at once, then polled (as ACME clients do),
+    /// or one at a time.
+    pub answer: Answering,
+}
+
+/// How an order's challenges are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Answering {
+    /// Every challenge answered, then every authorization polled: the CA validates the names
+    /// concurrently.
+    Together,
+    /// Answer one, wait for its verdict, then the next, as some clients do: the CA sees one
+    /// validation per order at a time.
+    InTurn,
 }
 
 impl Default for Issue {
@@ -81,6 +96,7 @@ impl Default for Issue {
             challenge: ChallengeChoice::Http01,
             challenge_weights: None,
             wildcards: 0.0,
+            answer: Answering::Together,
         }
     }
 }
