@@ -5,25 +5,21 @@ mod common;
 
 use std::time::Duration;
 
-use common::{report, show, wec, Pebble};
+use common::{show, Pebble};
 
 #[test]
 fn every_chain_survives_half_the_nonces_being_rejected() {
     let pebble = Pebble::start_with(&[("PEBBLE_WFE_NONCEREJECT", "50")]);
-    let report_path = pebble.path("report.json");
     let out = pebble.run(
-        wec()
-            .arg("--config")
-            .arg(pebble.config())
-            .args(["--duration", "4s", "--report"])
-            .arg(&report_path)
+        pebble
+            .attack("4s")
             .args(["hammer", "2"])
             // 50% rejection: 20 retries leave a one-in-a-million chance per request.
             .env("WEC_TARGET__BAD_NONCE_RETRIES", "20"),
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let r = report(&report_path);
+    let r = pebble.report();
     let ok = r["chains"]["issue"]["ok"].as_u64().unwrap();
     assert!(ok > 0, "{}", show(&out));
     assert_eq!(r["chains"]["issue"]["failed"], 0, "{}", show(&out));

@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{report, show, wec, Pebble};
+use common::{show, Pebble};
 use serde_json::Value;
 
 const TYPES: [&str; 3] = ["http-01", "tls-alpn-01", "dns-01"];
@@ -28,22 +28,15 @@ fn config_with(pebble: &Pebble, issue_keys: &str) -> PathBuf {
 
 /// Runs `hammer 2` for 3 s and returns the report; every chain must succeed.
 fn run(pebble: &Pebble, config: PathBuf, names_per_order: u32) -> Value {
-    let report_path = pebble.path("report.json");
     let out = pebble.run(
-        wec()
-            .arg("--config")
-            .arg(config)
-            .args(["--duration", "3s", "--report"])
-            .arg(&report_path)
-            .args(["hammer", "2"])
-            .env(
-                "WEC_CHAINS__ISSUE__NAMES_PER_ORDER",
-                names_per_order.to_string(),
-            ),
+        pebble.attack_with(&config, "3s").args(["hammer", "2"]).env(
+            "WEC_CHAINS__ISSUE__NAMES_PER_ORDER",
+            names_per_order.to_string(),
+        ),
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let r = report(&report_path);
+    let r = pebble.report();
     let issue = &r["chains"]["issue"];
     assert!(issue["ok"].as_u64().unwrap() >= 2, "{}", show(&out));
     assert_eq!(issue["failed"], 0, "{}", show(&out));
@@ -122,22 +115,18 @@ fn wildcard_orders_are_validated_over_dns01() {
 #[test]
 fn a_full_registry_fails_chains_with_a_clear_reason() {
     let pebble = Pebble::start();
-    let report_path = pebble.path("report.json");
     // Two names per order, room for one response: every chain is refused at its second name,
     // and withdraws its first, so the next chain meets the same bound.
     let out = pebble.run(
-        wec()
-            .arg("--config")
-            .arg(pebble.config())
-            .args(["--duration", "2s", "--report"])
-            .arg(&report_path)
+        pebble
+            .attack("2s")
             .args(["hammer", "2"])
             .env("WEC_CHAINS__ISSUE__NAMES_PER_ORDER", "2")
             .env("WEC_CHALLENGE__MAX_ENTRIES", "1"),
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
-    let r = report(&report_path);
+    let r = pebble.report();
     assert_eq!(r["chains"]["issue"]["ok"], 0);
     let failures = r["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{failures:?}");

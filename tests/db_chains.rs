@@ -147,20 +147,16 @@ fn consistency_checks_count_what_the_database_lacks() {
     let pebble = Pebble::start();
     let maria = MariaDb::start();
     maria.fixture("boulder", "current");
-    let report_path = pebble.path("report.json");
     let out = run_bounded(
-        wec()
-            .arg("--config")
-            .arg(pebble.config())
+        pebble
+            .attack("3s")
             .args(["--mysql", &maria.readonly_dsn("boulder")])
-            .args(["--duration", "3s", "--report"])
-            .arg(&report_path)
             .args(["hammer", "1"])
             .env("WEC_DB__CONSISTENCY_WAIT", "300ms"),
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let r = report(&report_path);
+    let r = pebble.report();
     let issued = chain(&r, "issue")["ok"].as_u64().unwrap();
     let checked = r["consistency"]["checked"].as_u64().unwrap();
     // Checks still waiting when the run ends are not counted.
@@ -186,14 +182,10 @@ fn a_database_outage_fails_db_chains_fast_and_spares_the_others() {
     let pebble = Pebble::start();
     let maria = fixture();
     let wfe = BoulderWfe::start(&maria.admin_url("boulder"));
-    let report_path = pebble.path("report.json");
     let cert_url = format!("http://127.0.0.1:{}/acme/cert/{{serial}}", wfe.port);
-    let child = wec()
-        .arg("--config")
-        .arg(pebble.config())
+    let child = pebble
+        .attack("5s")
         .args(["--mysql", &maria.readonly_dsn("boulder")])
-        .args(["--duration", "5s", "--report"])
-        .arg(&report_path)
         .args(["hammer", "2"])
         .env("WEC_CHAINS__WEIGHTS__ISSUE", "1")
         .env("WEC_CHAINS__WEIGHTS__DB_GET_CERT", "1")
@@ -206,7 +198,7 @@ fn a_database_outage_fails_db_chains_fast_and_spares_the_others() {
     std::thread::sleep(Duration::from_millis(2000));
     maria.stop();
     let out = wait_bounded(child, Duration::from_secs(60));
-    let r = report(&report_path);
+    let r = pebble.report();
     let issue = chain(&r, "issue");
     assert!(issue["ok"].as_u64().unwrap() > 10, "{}", show(&out));
     assert_eq!(issue["failed"], 0, "{}", show(&out));

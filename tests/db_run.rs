@@ -7,20 +7,16 @@ mod common;
 use std::time::Duration;
 
 use common::mariadb::MariaDb;
-use common::{report, show, wait_bounded, wec, Pebble};
+use common::{show, wait_bounded, wec, Pebble};
 
 #[test]
 fn the_report_shows_how_far_the_tables_grew() {
     let pebble = Pebble::start();
     let maria = MariaDb::start();
     maria.fixture("boulder", "current");
-    let report_path = pebble.path("report.json");
-    let child = wec()
-        .arg("--config")
-        .arg(pebble.config())
+    let child = pebble
+        .attack("3s")
         .args(["--mysql", &maria.readonly_dsn("boulder")])
-        .args(["--duration", "3s", "--report"])
-        .arg(&report_path)
         .args(["hammer", "1"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -39,7 +35,7 @@ fn the_report_shows_how_far_the_tables_grew() {
     }
     let out = wait_bounded(child, Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let r = report(&report_path);
+    let r = pebble.report();
     let certs = &r["storage"]["certificates"];
     assert_eq!(
         (certs["start"].as_u64(), certs["end"].as_u64()),
@@ -88,13 +84,9 @@ fn a_database_stopping_mid_run_does_not_stop_the_chains() {
     let pebble = Pebble::start();
     let maria = MariaDb::start();
     maria.fixture("boulder", "legacy");
-    let report_path = pebble.path("report.json");
-    let child = wec()
-        .arg("--config")
-        .arg(pebble.config())
+    let child = pebble
+        .attack("4s")
         .args(["--mysql", &maria.readonly_dsn("boulder")])
-        .args(["--duration", "4s", "--report"])
-        .arg(&report_path)
         .args(["hammer", "2"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -104,7 +96,7 @@ fn a_database_stopping_mid_run_does_not_stop_the_chains() {
     maria.stop();
     let out = wait_bounded(child, Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let r = report(&report_path);
+    let r = pebble.report();
     assert!(
         r["chains"]["issue"]["ok"].as_u64().unwrap() > 10,
         "{}",

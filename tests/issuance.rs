@@ -5,24 +5,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::{report, show, wec, Pebble};
+use common::{show, Pebble};
 
 #[test]
 fn attackers_issue_certificates_that_chain_to_pebbles_root() {
     let pebble = Pebble::start();
-    let report_path = pebble.path("report.json");
     let out = pebble.run(
-        wec()
-            .arg("--config")
-            .arg(pebble.config())
-            .args(["--duration", "4s", "--report"])
-            .arg(&report_path)
+        pebble
+            .attack("4s")
             .args(["hammer", "3"])
             .env("WEC_CHAINS__ISSUE__NAMES_PER_ORDER", "2"),
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let r = report(&report_path);
+    let r = pebble.report();
     let issue = &r["chains"]["issue"];
     let ok = issue["ok"].as_u64().unwrap();
     assert!(ok >= 3, "only {ok} certificates issued\n{}", show(&out));
@@ -48,20 +44,16 @@ fn attackers_issue_certificates_that_chain_to_pebbles_root() {
 #[test]
 fn a_chain_that_does_not_verify_to_the_expected_root_fails_the_run() {
     let pebble = Pebble::start();
-    let report_path = pebble.path("report.json");
     // The throwaway CA of Pebble's HTTPS listener did not issue the certificates.
     let out = pebble.run(
-        wec()
-            .arg("--config")
-            .arg(pebble.config())
-            .args(["--duration", "2s", "--report"])
-            .arg(&report_path)
+        pebble
+            .attack("2s")
             .args(["hammer", "2"])
             .env("WEC_CHAINS__ISSUE__VERIFY_ROOT", pebble.path("ca.pem")),
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
-    let r = report(&report_path);
+    let r = pebble.report();
     assert_eq!(r["chains"]["issue"]["ok"], 0);
     assert!(r["chains"]["issue"]["failed"].as_u64().unwrap() > 0);
     assert_eq!(r["failures"][0]["reason"], "check:chain", "{}", show(&out));
@@ -71,20 +63,16 @@ fn a_chain_that_does_not_verify_to_the_expected_root_fails_the_run() {
 fn answering_in_turn_leaves_one_validation_at_a_time() {
     // No nonce rejected: Pebble logs a challenge POST before it checks the nonce.
     let pebble = Pebble::start_with(&[("PEBBLE_WFE_NONCEREJECT", "0")]);
-    let report_path = pebble.path("report.json");
     let out = pebble.run(
-        wec()
-            .arg("--config")
-            .arg(pebble.config())
-            .args(["--duration", "2s", "--report"])
-            .arg(&report_path)
+        pebble
+            .attack("2s")
             .args(["hammer", "1"])
             .env("WEC_CHAINS__ISSUE__NAMES_PER_ORDER", "3")
             .env("WEC_CHAINS__ISSUE__ANSWER", "in-turn"),
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let r = report(&report_path);
+    let r = pebble.report();
     let ok = r["chains"]["issue"]["ok"].as_u64().unwrap();
     assert!(ok > 0, "{}", show(&out));
     assert_eq!(r["chains"]["issue"]["failed"], 0, "{}", show(&out));
@@ -117,18 +105,12 @@ fn answering_in_turn_leaves_one_validation_at_a_time() {
 #[test]
 fn seq_and_aseq_run_their_steps() {
     let pebble = Pebble::start();
-    let report_path = pebble.path("report.json");
     let out = pebble.run(
-        wec()
-            .arg("--config")
-            .arg(pebble.config())
-            .args(["--duration", "3s", "--report"])
-            .arg(&report_path)
-            .args(["seq", "1s", "1", "3", "2"]),
+        pebble.attack("3s").args(["seq", "1s", "1", "3", "2"]),
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let r = report(&report_path);
+    let r = pebble.report();
     assert_eq!(r["peak_attackers"], 3);
     assert_eq!(r["schedule"], "seq 1s 1 3 2");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -141,16 +123,11 @@ fn seq_and_aseq_run_their_steps() {
     }
 
     let out = pebble.run(
-        wec()
-            .arg("--config")
-            .arg(pebble.config())
-            .args(["--duration", "2500ms", "--report"])
-            .arg(&report_path)
-            .args(["aseq", "2", "5", "1"]),
+        pebble.attack("2500ms").args(["aseq", "2", "5", "1"]),
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert_eq!(report(&report_path)["peak_attackers"], 5);
+    assert_eq!(pebble.report()["peak_attackers"], 5);
     let stderr = String::from_utf8_lossy(&out.stderr);
     for step in [
         "step 1 at 0.0s: 2 attackers",

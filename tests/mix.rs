@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{report, show, wait_bounded, wec, Pebble};
+use common::{show, wait_bounded, wec, Pebble};
 use serde_json::Value;
 
 /// `pebble.config()` with a `[chains.weights]` table.
@@ -60,14 +60,8 @@ fn a_weighted_mix_runs_every_chain_in_proportion_with_its_expected_outcomes() {
         ("ari", 3),
     ];
     let config = config_with_weights(&pebble, &weights, "mix.toml");
-    let report_path = pebble.path("report.json");
     let out = pebble.run(
-        wec()
-            .arg("--config")
-            .arg(&config)
-            .args(["--duration", "6s", "--report"])
-            .arg(&report_path)
-            .args(["hammer", "3"]),
+        pebble.attack_with(&config, "6s").args(["hammer", "3"]),
         Duration::from_secs(90),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
@@ -76,7 +70,7 @@ fn a_weighted_mix_runs_every_chain_in_proportion_with_its_expected_outcomes() {
         stderr.contains("chain ari disabled: it needs the directory's renewalInfo (RFC 9773 ARI)"),
         "{stderr}"
     );
-    let r = report(&report_path);
+    let r = pebble.report();
     assert!(
         r["chains"].get("ari").is_none(),
         "ari never ran: {}",
@@ -145,12 +139,8 @@ fn a_weighted_mix_runs_every_chain_in_proportion_with_its_expected_outcomes() {
 fn a_reload_changes_the_weights_of_a_running_daemon() {
     let pebble = Pebble::start();
     let config = config_with_weights(&pebble, &[("issue", 1)], "reload.toml");
-    let report_path = pebble.path("report.json");
-    let child = wec()
-        .arg("--config")
-        .arg(&config)
-        .args(["--duration", "6s", "--report"])
-        .arg(&report_path)
+    let child = pebble
+        .attack_with(&config, "6s")
         .args(["hammer", "2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -167,7 +157,7 @@ fn a_reload_changes_the_weights_of_a_running_daemon() {
         "{}",
         show(&out)
     );
-    let r = report(&report_path);
+    let r = pebble.report();
     let ok = |chain: &str| r["chains"][chain]["ok"].as_u64().unwrap_or(0);
     assert!(ok("issue") > 0 && ok("revoke") > 0, "{}", r["chains"]);
     assert_eq!(r["chains"]["revoke"]["failed"], 0, "{}", show(&out));

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{report, show, wec, Pebble};
+use common::{show, Pebble};
 use serde_json::Value;
 
 /// The example following `<!-- report-schema -->` in the README.
@@ -88,11 +88,8 @@ fn report_matches_the_documented_schema() {
     let pebble = Pebble::start();
     let report_path = pebble.path("report.json");
     let out = pebble.run(
-        wec()
-            .arg("--config")
-            .arg(pebble.config())
-            .args(["--duration", "2s", "--report"])
-            .arg(&report_path)
+        pebble
+            .attack("2s")
             .args(["hammer", "2"])
             // Revocations meet an expected outcome, so `expected_outcomes` has entries to check.
             .env("WEC_CHAINS__WEIGHTS__ISSUE", "1")
@@ -103,7 +100,7 @@ fn report_matches_the_documented_schema() {
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let actual = report(&report_path);
+    let actual = pebble.report();
     assert_eq!(actual["thresholds"].as_array().map(Vec::len), Some(2));
     let points = actual["timeseries"]["points"].as_array().unwrap();
     assert!(points.len() >= 2, "{points:?}");

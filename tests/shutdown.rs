@@ -6,7 +6,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{report, show, wait_bounded, wec, Pebble};
+use common::{show, wait_bounded, wec, Pebble};
 
 fn signal(pid: u32, sig: &str) {
     let status = std::process::Command::new("kill")
@@ -39,7 +39,7 @@ fn sigterm_ends_the_run_with_a_summary() {
     assert!(stderr.contains("stopping (SIGTERM)"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("chains ok"), "{stdout}");
-    let r = report(&report_path);
+    let r = pebble.report();
     assert!(r["chains"]["issue"]["ok"].as_u64().unwrap() > 0);
     assert_eq!(r["chains"]["issue"]["interrupted"], 0, "{}", show(&out));
 }
@@ -70,7 +70,7 @@ fn a_second_signal_interrupts_chains_in_flight() {
     let out = wait_bounded(child, Duration::from_secs(8));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("second signal"), "{}", show(&out));
-    let r = report(&report_path);
+    let r = pebble.report();
     let issue = &r["chains"]["issue"];
     assert!(
         issue["interrupted"].as_u64().unwrap() >= 1,

@@ -5,18 +5,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{report, run_bounded, show, wec, Pebble};
+use common::{run_bounded, show, wec, Pebble};
 
 #[test]
 fn a_failed_threshold_exits_4_and_is_marked() {
     let pebble = Pebble::start();
-    let report_path = pebble.path("report.json");
     let out = pebble.run(
-        wec()
-            .arg("--config")
-            .arg(pebble.config())
-            .args(["--duration", "2s", "--report"])
-            .arg(&report_path)
+        pebble
+            .attack("2s")
             .args(["hammer", "2"])
             .env("WEC_THRESHOLDS__FAILURE_RATE", "1%")
             // No chain with real validation finishes within a millisecond.
@@ -37,7 +33,7 @@ fn a_failed_threshold_exits_4_and_is_marked() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1 of 2 thresholds failed"), "{stderr}");
 
-    let r = report(&report_path);
+    let r = pebble.report();
     let verdicts = r["thresholds"].as_array().unwrap();
     assert_eq!(verdicts[1]["key"], "thresholds.chains.issue.p99");
     assert_eq!(verdicts[1]["pass"], false);

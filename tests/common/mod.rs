@@ -155,6 +155,27 @@ impl Pebble {
             .success()
     }
 
+    /// wile-e-coyote against this Pebble with `config()`, for `duration`, writing its JSON
+    /// report where `report()` reads it; the test adds the mode and any overrides.
+    pub fn attack(&self, duration: &str) -> Command {
+        self.attack_with(&self.config(), duration)
+    }
+
+    /// `attack` with another config file.
+    pub fn attack_with(&self, config: &Path, duration: &str) -> Command {
+        let mut cmd = wec();
+        cmd.arg("--config")
+            .arg(config)
+            .args(["--duration", duration, "--report"])
+            .arg(self.path("report.json"));
+        cmd
+    }
+
+    /// The JSON report of the last `attack`.
+    pub fn report(&self) -> serde_json::Value {
+        report(&self.path("report.json"))
+    }
+
     /// Runs a load test against this Pebble, as `run_bounded` does. A run during which Pebble
     /// froze (see `frozen`) says nothing about wile-e-coyote: it is run again, once, on a
     /// restarted Pebble; a second freeze fails the test.
