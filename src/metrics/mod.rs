@@ -120,7 +120,6 @@ pub struct Metrics {
     handled: u64,
     /// Mailbox backlog at the last probe: messages queued, and how long the probe waited.
     backlog: (u64, Duration),
-    finished: bool,
 }
 
 impl Metrics {
@@ -137,7 +136,6 @@ impl Metrics {
             progress,
             handled: 0,
             backlog: (0, Duration::ZERO),
-            finished: false,
         }
     }
 
@@ -166,9 +164,7 @@ impl Metrics {
     fn tick(&mut self) {
         let now = self.started.elapsed();
         self.stats.advance(now);
-        if !self.finished {
-            self.progress.tick(now, &self.totals());
-        }
+        self.progress.tick(now, &self.totals());
     }
 
     fn flush_statsd(&mut self, ctx: &mut Context<Self>) {
@@ -191,7 +187,7 @@ impl Metrics {
             ("MetricsBacklog", self.backlog.0 as f64),
             ("MetricsLagMs", self.backlog.1.as_secs_f64() * 1000.0),
         ]);
-        let sends = out.sink.flush(&gauges);
+        let sends = out.sink.flush(attackers, &gauges);
         if sends.failed > 0 {
             log::warn!(
                 "StatsD {}: {} of {} datagrams not sent in the last {:.0?}: {}",
@@ -251,9 +247,6 @@ impl Handler<AttackerCount> for Metrics {
     fn handle(&mut self, msg: AttackerCount, _: &mut Context<Self>) {
         self.handled += 1;
         self.stats.set_attackers(msg.0);
-        if let Some(out) = &mut self.statsd {
-            out.sink.set_attackers(msg.0);
-        }
     }
 }
 
@@ -304,7 +297,6 @@ impl Handler<Finish> for Metrics {
         self.flush_statsd(ctx);
         let now = self.started.elapsed();
         self.progress.finish();
-        self.finished = true;
         MessageResult(self.stats.summary(now))
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::stats::{histogram, record};
 use crate::config::{ProgressMode, Reporting};
 
 /// Chains and requests since the window was last reset.
@@ -27,16 +28,14 @@ impl Window {
             chains_ok: 0,
             chains_failed: 0,
             requests: 0,
-            latency: Histogram::new_with_bounds(1, 3_600_000_000, 2)
-                .expect("static histogram bounds"),
+            latency: histogram(2),
         }
     }
 
     fn chain(&mut self, ok: bool, took: Duration) {
         if ok {
             self.chains_ok += 1;
-            self.latency
-                .saturating_record((took.as_micros() as u64).clamp(1, 3_600_000_000));
+            record(&mut self.latency, took);
         } else {
             self.chains_failed += 1;
         }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
+use hdrhistogram::{Counter, Histogram};
 
 use super::summary::{
     ChainSummary, Consistency, ExpectedSummary, FailureSummary, Percentiles, RequestSummary,
@@ -14,14 +14,16 @@ use super::timeseries::TimeSeries;
 use super::{ChainDone, ChainOutcome};
 use crate::acme::{Endpoint, RequestOutcome, RequestRecord};
 
-/// Latencies are kept in microseconds from 1 µs to 1 hour with 3 significant digits.
-const MAX_MICROS: u64 = 3_600_000_000;
+/// Latencies are kept in microseconds from 1 µs to 1 hour.
+pub const MAX_MICROS: u64 = 3_600_000_000;
 
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("static histogram bounds")
+/// A latency histogram with `sigfig` significant digits (3 for the summary, 2 for live views).
+pub fn histogram<T: Counter>(sigfig: u8) -> Histogram<T> {
+    Histogram::new_with_bounds(1, MAX_MICROS, sigfig).expect("static histogram bounds")
 }
 
-fn record(h: &mut Histogram<u64>, took: Duration) {
+/// Records a latency, clamped into the histogram's 1 µs to 1 hour.
+pub fn record<T: Counter>(h: &mut Histogram<T>, took: Duration) {
     h.saturating_record((took.as_micros() as u64).clamp(1, MAX_MICROS));
 }
 
@@ -34,15 +36,14 @@ struct Latencies {
 impl Latencies {
     fn new() -> Self {
         Latencies {
-            ok: histogram(),
-            failed: histogram(),
+            ok: histogram(3),
+            failed: histogram(3),
         }
     }
 }
 
 struct ChainStats {
     interrupted: u64,
-    expected: u64,
     latency: Latencies,
 }
 
@@ -123,10 +124,8 @@ impl Stats {
         self.series.advance(now);
         let chain = self.chains.entry(done.chain).or_insert_with(|| ChainStats {
             interrupted: 0,
-            expected: 0,
             latency: Latencies::new(),
         });
-        chain.expected += done.expected.len() as u64;
         for outcome in &done.expected {
             *self
                 .expected
@@ -191,7 +190,12 @@ impl Stats {
                     ok: c.latency.ok.len(),
                     failed: c.latency.failed.len(),
                     interrupted: c.interrupted,
-                    expected: c.expected,
+                    expected: self
+                        .expected
+                        .iter()
+                        .filter(|((chain, _), _)| chain == name)
+                        .map(|(_, n)| n)
+                        .sum(),
                     rate_per_s: c.latency.ok.len() as f64 / secs,
                     latency_ms: Percentiles::of(&c.latency.ok),
                     failed_latency_ms: Percentiles::of(&c.latency.failed),

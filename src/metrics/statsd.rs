@@ -60,7 +60,6 @@ pub struct Statsd {
     line: String,
     traffic_in: u64,
     traffic_out: u64,
-    attackers: usize,
     attackers_sent: Option<usize>,
     sends: SendStats,
 }
@@ -112,7 +111,6 @@ impl Statsd {
             line: String::with_capacity(128),
             traffic_in: 0,
             traffic_out: 0,
-            attackers: 0,
             attackers_sent: None,
             sends: SendStats::default(),
         })
@@ -146,11 +144,6 @@ impl Statsd {
             };
             self.timing("RequestsTook", r.endpoint.name(), outcome, r.took);
         }
-    }
-
-    /// `NumAttackers` is sent at the next flush if it changed.
-    pub fn set_attackers(&mut self, n: usize) {
-        self.attackers = n;
     }
 
     fn timing(&mut self, group: &str, name: &str, outcome: &str, took: Duration) {
@@ -203,10 +196,10 @@ impl Statsd {
         self.datagram.clear();
     }
 
-    /// Sends the counters (summed since the last flush), `NumAttackers` if it changed, the
-    /// process gauges given (names under the procstats prefix) and whatever is packed; returns
-    /// what the sends since the last flush came to.
-    pub fn flush(&mut self, procstats: &[(&str, f64)]) -> SendStats {
+    /// Sends the counters (summed since the last flush), `NumAttackers` if it changed since
+    /// the last flush, the process gauges given (names under the procstats prefix) and
+    /// whatever is packed; returns what the sends since the last flush came to.
+    pub fn flush(&mut self, attackers: usize, procstats: &[(&str, f64)]) -> SendStats {
         for (name, value) in [
             ("TrafficIn", std::mem::take(&mut self.traffic_in)),
             ("TrafficOut", std::mem::take(&mut self.traffic_out)),
@@ -217,15 +210,11 @@ impl Statsd {
                 self.push_line();
             }
         }
-        if self.attackers_sent != Some(self.attackers) {
+        if self.attackers_sent != Some(attackers) {
             self.line.clear();
-            let _ = write!(
-                self.line,
-                "{}NumAttackers:{}|g",
-                self.prefix, self.attackers
-            );
+            let _ = write!(self.line, "{}NumAttackers:{attackers}|g", self.prefix);
             self.push_line();
-            self.attackers_sent = Some(self.attackers);
+            self.attackers_sent = Some(attackers);
         }
         for (name, value) in procstats {
             self.line.clear();
@@ -308,7 +297,6 @@ mod tests {
     fn names_types_and_milliseconds() {
         let (socket, addr) = listener();
         let mut s = Statsd::connect(&settings(1432, TimingUnit::Ms, 1.0), &addr).unwrap();
-        s.set_attackers(3);
         s.chain_done(&chain(
             ChainOutcome::Ok,
             vec![
@@ -316,7 +304,7 @@ mod tests {
                 request(Endpoint::NewOrder, RequestOutcome::Ok, 1_500),
             ],
         ));
-        let sends = s.flush(&[("Threads", 7.0), ("CpuUserPercent", 12.25)]);
+        let sends = s.flush(3, &[("Threads", 7.0), ("CpuUserPercent", 12.25)]);
         assert_eq!(sends.datagrams, 1);
         assert_eq!(sends.failed, 0);
         let got = receive_all(&socket);
@@ -334,7 +322,7 @@ mod tests {
             .join("\n")]
         );
         // Nothing changed: counters and the unchanged gauge are not repeated.
-        s.flush(&[]);
+        s.flush(3, &[]);
         assert!(receive_all(&socket).is_empty());
     }
 
@@ -352,7 +340,7 @@ mod tests {
             },
             requests,
         ));
-        let sends = s.flush(&[]);
+        let sends = s.flush(0, &[]);
         let got = receive_all(&socket);
         assert_eq!(sends.datagrams as usize, got.len());
         assert!(got.len() > 1, "{got:?}");
@@ -382,7 +370,7 @@ mod tests {
             .map(|_| request(Endpoint::Order, RequestOutcome::Ok, 10))
             .collect();
         s.chain_done(&chain(ChainOutcome::Interrupted, requests));
-        s.flush(&[]);
+        s.flush(0, &[]);
         let got = receive_all(&socket).join("\n");
         let timings: Vec<&str> = got.lines().filter(|l| l.contains("|ms")).collect();
         assert!(
@@ -412,8 +400,7 @@ mod tests {
         let mut s = Statsd::connect(&settings(1432, TimingUnit::Ns, 1.0), &addr).unwrap();
         let mut failed = 0;
         for n in 1..=5 {
-            s.set_attackers(n);
-            let sends = s.flush(&[]);
+            let sends = s.flush(n, &[]);
             failed += sends.failed;
             if sends.failed > 0 {
                 assert!(sends.last_error.is_some());
@@ -438,7 +425,7 @@ mod tests {
         };
         let mut s = Statsd::connect(&long, &addr).unwrap();
         s.chain_done(&chain(ChainOutcome::Ok, vec![]));
-        assert_eq!(s.flush(&[]).oversized, 2, "the timing and the gauge");
+        assert_eq!(s.flush(0, &[]).oversized, 2, "the timing and the gauge");
         assert_eq!(gauge(-1.0), "0");
         assert_eq!(gauge(1.5e9), "1500000000");
     }

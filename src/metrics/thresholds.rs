@@ -32,15 +32,15 @@ pub struct Thresholds {
 pub struct Limits {
     /// Failed over `ok + failed`: at most this.
     pub failure_rate: Option<Fraction>,
-    #[serde(deserialize_with = "optional_duration")]
+    #[serde(deserialize_with = "crate::units::deserialize_option_duration")]
     pub p50: Option<Duration>,
-    #[serde(deserialize_with = "optional_duration")]
+    #[serde(deserialize_with = "crate::units::deserialize_option_duration")]
     pub p90: Option<Duration>,
-    #[serde(deserialize_with = "optional_duration")]
+    #[serde(deserialize_with = "crate::units::deserialize_option_duration")]
     pub p99: Option<Duration>,
-    #[serde(deserialize_with = "optional_duration")]
+    #[serde(deserialize_with = "crate::units::deserialize_option_duration")]
     pub p999: Option<Duration>,
-    #[serde(deserialize_with = "optional_duration")]
+    #[serde(deserialize_with = "crate::units::deserialize_option_duration")]
     pub max: Option<Duration>,
 }
 
@@ -73,10 +73,6 @@ impl<'de> Deserialize<'de> for Fraction {
         }
         Ok(Fraction(value))
     }
-}
-
-fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    crate::units::deserialize_duration(d).map(Some)
 }
 
 impl Thresholds {

@@ -13,13 +13,12 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::stats::{histogram, record};
 use crate::acme::Endpoint;
 
 /// Closed intervals kept before neighbours merge; even, so every point has a partner.
 pub const MAX_POINTS: usize = 240;
 const FIRST_WIDTH: Duration = Duration::from_secs(1);
-/// Live latencies in microseconds, 1 µs to 1 hour, 2 significant digits.
-const MAX_MICROS: u64 = 3_600_000_000;
 /// Ratio between neighbouring buckets of closed intervals: a bucket's middle is within 2.5 %
 /// of every value in it, and 1 µs to 1 hour takes 451 buckets.
 const GROWTH: f64 = 1.05;
@@ -250,10 +249,12 @@ impl TimeSeries {
     }
 
     fn record(&mut self, series: Series, took: Duration) {
-        let h = self.live.latency.entry(series).or_insert_with(|| {
-            Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("static histogram bounds")
-        });
-        h.saturating_record((took.as_micros() as u64).clamp(1, MAX_MICROS));
+        let h = self
+            .live
+            .latency
+            .entry(series)
+            .or_insert_with(|| histogram(2));
+        record(h, took);
     }
 
     /// The closed intervals and the partial one up to `now`; a partial interval shorter than
@@ -315,6 +316,7 @@ pub struct PointLatency {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::stats::MAX_MICROS;
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)

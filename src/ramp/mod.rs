@@ -17,6 +17,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::attacker::{AttackerEvent, Event, Run, Shared};
+use crate::metrics::stats::{histogram, record};
 use crate::metrics::{AttackerCount, AttackerRestarted, StartsDropped};
 use crate::reload::{ReloadSource, Reloaded};
 use crate::schedule::Schedule;
@@ -86,7 +87,7 @@ impl Ramp {
             generation: 0,
             next_start: 0,
             counters: Counters::default(),
-            lateness: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static bounds"),
+            lateness: histogram(3),
             reload_generation: 0,
             ended,
             shutting_down: false,
@@ -100,8 +101,7 @@ impl Ramp {
 
     fn note_lateness(&mut self, due: Duration) {
         let late = self.epoch.elapsed().saturating_sub(due);
-        self.lateness
-            .saturating_record((late.as_micros() as u64).max(1));
+        record(&mut self.lateness, late);
     }
 
     /// Starts the schedule from t = 0 (at start and after a reload).
