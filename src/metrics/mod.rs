@@ -254,6 +254,7 @@ impl Handler<ConsistencyChecked> for Metrics {
     type Result = ();
 
     fn handle(&mut self, msg: ConsistencyChecked, _: &mut Context<Self>) {
+        self.handled += 1;
         self.stats.add_consistency(msg.mismatch);
     }
 }
@@ -262,6 +263,7 @@ impl Handler<StartsDropped> for Metrics {
     type Result = ();
 
     fn handle(&mut self, msg: StartsDropped, _: &mut Context<Self>) {
+        self.handled += 1;
         self.stats.add_dropped(msg.0);
     }
 }
@@ -270,6 +272,7 @@ impl Handler<AttackerRestarted> for Metrics {
     type Result = ();
 
     fn handle(&mut self, _: AttackerRestarted, _: &mut Context<Self>) {
+        self.handled += 1;
         self.stats.add_restart();
     }
 }
