@@ -276,7 +276,7 @@ impl Client {
             .post(endpoint, url, account.signer(), payload, accept)
             .await;
         if let Err(e) = &result {
-            if e.problem().is_some_and(|p| p.is("accountDoesNotExist")) {
+            if e.is_account_forgotten() {
                 account.forgotten.store(true, Ordering::Relaxed);
             }
         }

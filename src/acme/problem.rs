@@ -108,6 +108,12 @@ impl AcmeError {
             _ => None,
         }
     }
+
+    /// The CA does not know the account the request was signed with (RFC 8555 §7.3.1
+    /// `accountDoesNotExist`): restarted, or purged.
+    pub fn is_account_forgotten(&self) -> bool {
+        self.problem().is_some_and(|p| p.is("accountDoesNotExist"))
+    }
 }
 
 #[cfg(test)]

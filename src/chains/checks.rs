@@ -10,13 +10,6 @@ use openssl::x509::{X509StoreContext, X509};
 
 use super::ChainError;
 
-fn check(what: &'static str, detail: impl Into<String>) -> ChainError {
-    ChainError::Check {
-        what,
-        detail: detail.into(),
-    }
-}
-
 /// Clock difference tolerated between the CA and the tool: a CA that stamps `notBefore` with
 /// its current second may otherwise look "not yet valid" for a moment.
 const CLOCK_SKEW_SECS: i64 = 60;
@@ -29,11 +22,11 @@ pub fn certificate_chain(
     roots: Option<&X509Store>,
 ) -> Result<X509, ChainError> {
     let mut certs = X509::stack_from_pem(pem.as_bytes())
-        .map_err(|e| check("certificate", format!("not a PEM chain: {e}")))?
+        .map_err(|e| ChainError::check("certificate", format!("not a PEM chain: {e}")))?
         .into_iter();
     let leaf = certs
         .next()
-        .ok_or_else(|| check("certificate", "empty chain"))?;
+        .ok_or_else(|| ChainError::check("certificate", "empty chain"))?;
     let sans: Vec<String> = leaf
         .subject_alt_names()
         .map(|sans| {
@@ -46,7 +39,7 @@ pub fn certificate_chain(
         .iter()
         .find(|n| !sans.contains(&n.to_ascii_lowercase()))
     {
-        return Err(check(
+        return Err(ChainError::check(
             "names",
             format!(
                 "certificate does not cover {missing} (SANs: {})",
@@ -57,9 +50,10 @@ pub fn certificate_chain(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let stamp = |t: i64| Asn1Time::from_unix(t).map_err(|e| check("validity", e.to_string()));
+    let stamp =
+        |t: i64| Asn1Time::from_unix(t).map_err(|e| ChainError::check("validity", e.to_string()));
     if leaf.not_before() > stamp(now + CLOCK_SKEW_SECS)? || leaf.not_after() < stamp(now)? {
-        return Err(check(
+        return Err(ChainError::check(
             "validity",
             format!(
                 "certificate valid from {} to {}, not now",
@@ -69,20 +63,21 @@ pub fn certificate_chain(
         ));
     }
     if let Some(store) = roots {
-        let mut chain = Stack::new().map_err(|e| check("chain", e.to_string()))?;
+        let mut chain = Stack::new().map_err(|e| ChainError::check("chain", e.to_string()))?;
         for cert in certs {
             chain
                 .push(cert)
-                .map_err(|e| check("chain", e.to_string()))?;
+                .map_err(|e| ChainError::check("chain", e.to_string()))?;
         }
-        let mut ctx = X509StoreContext::new().map_err(|e| check("chain", e.to_string()))?;
+        let mut ctx =
+            X509StoreContext::new().map_err(|e| ChainError::check("chain", e.to_string()))?;
         let verdict = ctx
             .init(store, &leaf, &chain, |c| {
                 Ok(c.verify_cert()?.then_some(()).ok_or(c.error()))
             })
-            .map_err(|e| check("chain", e.to_string()))?;
+            .map_err(|e| ChainError::check("chain", e.to_string()))?;
         verdict.map_err(|e| {
-            check(
+            ChainError::check(
                 "chain",
                 format!("does not verify to the expected root: {e}"),
             )
@@ -95,18 +90,18 @@ pub fn certificate_chain(
 pub fn leaf_der(pem: &str) -> Result<Vec<u8>, ChainError> {
     X509::from_pem(pem.as_bytes())
         .and_then(|leaf| leaf.to_der())
-        .map_err(|e| check("certificate", format!("not a PEM certificate: {e}")))
+        .map_err(|e| ChainError::check("certificate", format!("not a PEM certificate: {e}")))
 }
 
 /// The certificate certifies the key whose CSR asked for it, not some other key.
 pub fn certified_key<T: HasPublic>(leaf: &X509, key: &PKeyRef<T>) -> Result<(), ChainError> {
     let public = leaf
         .public_key()
-        .map_err(|e| check("certificate", format!("unreadable public key: {e}")))?;
+        .map_err(|e| ChainError::check("certificate", format!("unreadable public key: {e}")))?;
     if public.public_eq(key) {
         Ok(())
     } else {
-        Err(check(
+        Err(ChainError::check(
             "certificate",
             "the certificate's public key is not the key of the CSR",
         ))

@@ -249,7 +249,7 @@ impl ChainError {
 
     /// The CA does not know the account the request was signed with.
     pub fn is_account_forgotten(&self) -> bool {
-        matches!(self, ChainError::Acme(e) if e.problem().is_some_and(|p| p.is("accountDoesNotExist")))
+        matches!(self, ChainError::Acme(e) if e.is_account_forgotten())
     }
 }
 

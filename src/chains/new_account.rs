@@ -45,7 +45,7 @@ async fn look_up(ctx: &Ctx<'_>, mut lease: Lease<'_>) -> Result<(), ChainError> 
                 account.url
             ),
         )),
-        Err(e) if e.problem().is_some_and(|p| p.is("accountDoesNotExist")) => {
+        Err(e) if e.is_account_forgotten() => {
             log::info!("the CA forgot a pooled account ({e}): dropped it, registering a new one");
             ctx.client
                 .expected_refusal("acme:accountDoesNotExist".into());

@@ -5,6 +5,7 @@
 use rand::Rng;
 
 use crate::acme::wire::{Authorization, Challenge, ChallengeType};
+use crate::config::pick_weighted;
 
 /// Picks a challenge of `authz` by `weights` (types with weight 0 are left out); `None` when
 /// the authorization offers none of the weighted types.
@@ -13,23 +14,13 @@ pub fn pick<'a>(
     authz: &'a Authorization,
     rng: &mut impl Rng,
 ) -> Option<(ChallengeType, &'a Challenge)> {
-    let offered: Vec<(ChallengeType, u32, &Challenge)> = weights
+    let offered: Vec<(ChallengeType, u32)> = weights
         .iter()
-        .filter(|(_, weight)| *weight > 0)
-        .filter_map(|&(kind, weight)| authz.challenge(kind).map(|c| (kind, weight, c)))
+        .copied()
+        .filter(|&(kind, _)| authz.challenge(kind).is_some())
         .collect();
-    let total: u32 = offered.iter().map(|(_, weight, _)| weight).sum();
-    if total == 0 {
-        return None;
-    }
-    let mut ticket = rng.random_range(0..total);
-    for (kind, weight, challenge) in offered {
-        if ticket < weight {
-            return Some((kind, challenge));
-        }
-        ticket -= weight;
-    }
-    None
+    let kind = pick_weighted(&offered, rng)?;
+    Some((kind, authz.challenge(kind)?))
 }
 
 #[cfg(test)]

@@ -109,10 +109,6 @@ fn describe(m: Mismatch) -> &'static str {
 }
 
 impl Source for DbLink {
-    fn name(&self) -> &'static str {
-        "db"
-    }
-
     fn sample(
         &self,
         kind: ObjectKind,

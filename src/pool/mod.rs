@@ -202,10 +202,6 @@ fn evict_excess(inner: &mut Inner, limits: PoolSettings) {
 }
 
 impl Source for Pool {
-    fn name(&self) -> &'static str {
-        "pool"
-    }
-
     /// An object of an idle account, at random.
     fn sample(
         &self,

@@ -36,9 +36,6 @@ pub struct SourceError {
 
 /// Something chains can draw CA objects from.
 pub trait Source: Send + Sync {
-    /// A short name for logs and failure reasons (`pool`, `db`).
-    fn name(&self) -> &'static str;
-
     /// One object of `kind`, chosen by the source (at random where it can); `None` when it has
     /// none. Local futures: chains run on attacker threads, and a source may talk to an actor.
     fn sample(
