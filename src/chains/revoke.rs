@@ -43,7 +43,7 @@ async fn revoke(ctx: &Ctx<'_>, fresh: bool) -> Result<(), ChainError> {
     ctx.client.revoke(by, &certificate.der, reason).await?;
     if let Some(db) = &ctx.stock.db {
         // RFC 5280 §5.3.1: no reason code is `unspecified` (0).
-        db.check_later(certificate.der.to_vec(), Some(reason.map_or(0, i32::from)));
+        db.check_later(certificate.der.clone(), Some(reason.map_or(0, i32::from)));
     }
     let again = ctx.client.revoke(by, &certificate.der, reason).await;
     steps::expect_refusal(

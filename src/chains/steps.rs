@@ -62,7 +62,7 @@ pub async fn obtain_certificate(
     checks::certified_key(&leaf, &key)?;
     let der: std::sync::Arc<[u8]> = leaf.to_der().map_err(ChainError::local)?.into();
     if let Some(db) = &ctx.stock.db {
-        db.check_later(der.to_vec(), None);
+        db.check_later(der.clone(), None);
     }
     Ok(HeldCertificate {
         url,

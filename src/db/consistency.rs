@@ -2,13 +2,10 @@
 //! stored (same DER) with a status row; after a revocation the status must say revoked, with
 //! the reason given. Mismatches are counted per kind.
 
-use serde::Serialize;
-
 use super::queries::StoredCert;
 
 /// A kind of disagreement between the API and the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mismatch {
     /// No `certificates` row for the serial.
     CertificateMissing,
@@ -30,6 +27,17 @@ impl Mismatch {
             Mismatch::DerDiffers => "der-differs",
             Mismatch::StatusDiffers => "status-differs",
             Mismatch::ReasonDiffers => "reason-differs",
+        }
+    }
+
+    /// What the mismatch means, for the log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Mismatch::CertificateMissing => "no certificates row",
+            Mismatch::StatusMissing => "no certificateStatus row",
+            Mismatch::DerDiffers => "the stored DER is not the served certificate",
+            Mismatch::StatusDiffers => "the stored status disagrees with the API",
+            Mismatch::ReasonDiffers => "revoked with another reason than requested",
         }
     }
 

@@ -2,12 +2,13 @@
 //! fetched by URL: the tool holds none of their keys), and the consistency checks, which look
 //! in the background for what the CA answered among what it stored.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{Addr, MailboxError};
 use futures_util::future::LocalBoxFuture;
 
-use super::consistency::{self, Expected, Mismatch};
+use super::consistency::{self, Expected};
 use super::queries::{AuthzRow, CertRow, OrderRow};
 use super::urls::UrlTemplates;
 use super::{Db, DbError, FindCertificate, PickAuthz, PickCertificate, PickOrder};
@@ -47,7 +48,7 @@ impl DbLink {
     /// `revoked`, revoked it for that reason). Rows may take a moment to appear: missing ones
     /// are looked for again until the configured wait is over. The verdict goes to the Metrics
     /// actor; a mismatch is also logged.
-    pub fn check_later(&self, der: Vec<u8>, revoked: Option<i32>) {
+    pub fn check_later(&self, der: Arc<[u8]>, revoked: Option<i32>) {
         let Some(wait) = self.consistency_wait else {
             return;
         };
@@ -90,21 +91,11 @@ impl DbLink {
                     } else {
                         "issued"
                     },
-                    describe(m)
+                    m.describe()
                 );
             }
             link.metrics.do_send(ConsistencyChecked { mismatch });
         });
-    }
-}
-
-fn describe(m: Mismatch) -> &'static str {
-    match m {
-        Mismatch::CertificateMissing => "no certificates row",
-        Mismatch::StatusMissing => "no certificateStatus row",
-        Mismatch::DerDiffers => "the stored DER is not the served certificate",
-        Mismatch::StatusDiffers => "the stored status disagrees with the API",
-        Mismatch::ReasonDiffers => "revoked with another reason than requested",
     }
 }
 
