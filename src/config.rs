@@ -290,7 +290,7 @@ impl Settings {
         }
     }
 
-    fn validate(&self) -> Result<(), (&'static str, String)> {
+    fn validate(&self) -> Result<(), Invalid> {
         self.db.validate()?;
         let t = &self.target;
         let url = Url::parse(&t.directory_url)
@@ -361,7 +361,10 @@ impl Settings {
     }
 }
 
-fn positive(key: &'static str, d: Duration) -> Result<(), (&'static str, String)> {
+/// A refusal of `validate`: the key, and why.
+type Invalid = (&'static str, String);
+
+fn positive(key: &'static str, d: Duration) -> Result<(), Invalid> {
     if d.is_zero() {
         Err((key, "must be longer than zero".into()))
     } else {
@@ -369,7 +372,7 @@ fn positive(key: &'static str, d: Duration) -> Result<(), (&'static str, String)
     }
 }
 
-fn at_least(key: &'static str, v: usize, min: usize) -> Result<(), (&'static str, String)> {
+fn at_least(key: &'static str, v: usize, min: usize) -> Result<(), Invalid> {
     if v < min {
         Err((key, format!("{v} is below the minimum {min}")))
     } else {

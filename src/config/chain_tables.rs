@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::ChallengeChoice;
+use crate::acme::wire::ChallengeType;
 use crate::acme::JwsAlg;
 use crate::units::deserialize_duration;
 
@@ -113,7 +114,7 @@ pub struct FailedValidation {
 impl Default for FailedValidation {
     fn default() -> Self {
         FailedValidation {
-            challenge: ChallengeChoice::Http01,
+            challenge: ChallengeChoice::One(ChallengeType::Http01),
         }
     }
 }

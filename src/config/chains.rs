@@ -13,11 +13,10 @@ use super::chain_tables::{
     AccountUpdate, FailedValidation, KeyRollover, Keys, NewAccount, Poll, PoolSettings, Renew,
     Revoke,
 };
-use super::{check_domain, positive, ChallengeChoice, ChallengeWeights};
+use super::{check_domain, positive, ChallengeChoice, ChallengeWeights, Invalid};
+use crate::acme::wire::ChallengeType;
 use crate::acme::{JwsAlg, KeyType};
 use crate::chains::ChainKind;
-
-type Invalid = (&'static str, String);
 
 /// Per-chain settings and the mix.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -93,7 +92,7 @@ impl Default for Issue {
             cert_key: CertKeys::One("p256".into()),
             verify_root: None,
             contact: None,
-            challenge: ChallengeChoice::Http01,
+            challenge: ChallengeChoice::One(ChallengeType::Http01),
             challenge_weights: None,
             wildcards: 0.0,
             answer: Answering::Together,
@@ -313,21 +312,11 @@ pub fn pick_weighted<T: Copy>(items: &[(T, u32)], rng: &mut impl Rng) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ConfigError, Eviction, RevokeSigner, Settings, WhenEmpty};
+    use crate::config::tests::load;
+    use crate::config::{Eviction, RevokeSigner, WhenEmpty};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
-    use std::io::Write;
     use std::time::Duration;
-
-    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-        f.write_all(toml.as_bytes()).unwrap();
-        let env = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::load_with_env(Some(f.path()), Some(env))
-    }
 
     fn error(toml: &str) -> String {
         load(toml, &[]).unwrap_err().to_string()

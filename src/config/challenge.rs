@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{check_domain, positive, Settings};
+use super::{check_domain, positive, Invalid, Settings};
 use crate::acme::wire::ChallengeType;
 use crate::challenge::{dns, registry, ServerSettings};
 use crate::units::deserialize_duration;
@@ -57,9 +57,8 @@ impl Default for Challenge {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub enum ChallengeChoice {
-    Http01,
-    TlsAlpn01,
-    Dns01,
+    /// Always this type.
+    One(ChallengeType),
     /// Among the types the authorization offers, at random by `challenge_weights`.
     Random,
 }
@@ -68,15 +67,18 @@ impl TryFrom<String> for ChallengeChoice {
     type Error = String;
 
     fn try_from(value: String) -> Result<Self, String> {
-        match value.as_str() {
-            "http-01" => Ok(ChallengeChoice::Http01),
-            "tls-alpn-01" => Ok(ChallengeChoice::TlsAlpn01),
-            "dns-01" => Ok(ChallengeChoice::Dns01),
-            "random" => Ok(ChallengeChoice::Random),
-            other => Err(format!(
-                "{other:?} is not a challenge choice: http-01, tls-alpn-01, dns-01 or random"
-            )),
+        if value == "random" {
+            return Ok(ChallengeChoice::Random);
         }
+        ChallengeType::ALL
+            .into_iter()
+            .find(|kind| kind.name() == value)
+            .map(ChallengeChoice::One)
+            .ok_or_else(|| {
+                format!(
+                    "{value:?} is not a challenge choice: http-01, tls-alpn-01, dns-01 or random"
+                )
+            })
     }
 }
 
@@ -96,9 +98,7 @@ impl ChallengeChoice {
     /// The types a chain may answer with and their weights (only those above zero).
     pub fn weights(self, table: Option<&ChallengeWeights>) -> Vec<(ChallengeType, u32)> {
         let all = match (self, table) {
-            (ChallengeChoice::Http01, _) => return vec![(ChallengeType::Http01, 1)],
-            (ChallengeChoice::TlsAlpn01, _) => return vec![(ChallengeType::TlsAlpn01, 1)],
-            (ChallengeChoice::Dns01, _) => return vec![(ChallengeType::Dns01, 1)],
+            (ChallengeChoice::One(kind), _) => return vec![(kind, 1)],
             (ChallengeChoice::Random, None) => [1, 1, 1],
             (ChallengeChoice::Random, Some(w)) => [w.http01, w.tlsalpn01, w.dns01],
         };
@@ -109,8 +109,6 @@ impl ChallengeChoice {
             .collect()
     }
 }
-
-type Invalid = (&'static str, String);
 
 fn parse_all<T: std::str::FromStr>(key: &'static str, list: &[String]) -> Result<Vec<T>, Invalid>
 where
@@ -141,18 +139,21 @@ impl Settings {
 
     /// The challenge server's settings (validation guarantees every address parses).
     pub fn challenge_server(&self) -> ServerSettings {
-        fn parsed<T: std::str::FromStr>(list: &[String]) -> Vec<T> {
-            list.iter().filter_map(|item| item.parse().ok()).collect()
+        fn parsed<T: std::str::FromStr>(key: &'static str, list: &[String]) -> Vec<T>
+        where
+            T::Err: std::fmt::Display,
+        {
+            parse_all(key, list).expect("validated with the config")
         }
         let c = &self.challenge;
         ServerSettings {
-            http01: parsed(&c.http01_listen),
-            tlsalpn01: parsed(&c.tlsalpn01_listen),
-            dns: parsed(&c.dns_listen),
+            http01: parsed("challenge.http01_listen", &c.http01_listen),
+            tlsalpn01: parsed("challenge.tlsalpn01_listen", &c.tlsalpn01_listen),
+            dns: parsed("challenge.dns_listen", &c.dns_listen),
             zone: dns::Zone {
                 base_domains: self.dns_base_domains(),
-                ipv4: parsed(&c.addresses_v4),
-                ipv6: parsed(&c.addresses_v6),
+                ipv4: parsed("challenge.addresses_v4", &c.addresses_v4),
+                ipv6: parsed("challenge.addresses_v6", &c.addresses_v6),
             },
             ttl: c.ttl,
             max_entries: c.max_entries,
@@ -257,17 +258,9 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-    use std::io::Write;
 
     fn load(contents: &str, env: &[(&str, &str)]) -> Result<Settings, String> {
-        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-        f.write_all(contents.as_bytes()).unwrap();
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::load_with_env(Some(f.path()), Some(env)).map_err(|e| e.to_string())
+        crate::config::tests::load(contents, env).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::{positive, Invalid};
 use crate::db::{dsn, urls, DbSettings};
 use crate::units::deserialize_duration;
 
@@ -72,7 +73,7 @@ impl Db {
         .expect("URL templates were validated with the config")
     }
 
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if let Some(url) = &self.url {
             dsn::to_url(url).map_err(|e| ("db.url", e.to_string()))?;
         }
@@ -88,14 +89,8 @@ impl Db {
                 format!("{} is below db.threads ({})", self.pool_size, self.threads),
             ));
         }
-        for (key, d) in [
-            ("db.connect_timeout", self.connect_timeout),
-            ("db.query_timeout", self.query_timeout),
-        ] {
-            if d.is_zero() {
-                return Err((key, "must be longer than zero".into()));
-            }
-        }
+        positive("db.connect_timeout", self.connect_timeout)?;
+        positive("db.query_timeout", self.query_timeout)?;
         let base = url::Url::parse("http://ca.test/").expect("static URL");
         urls::UrlTemplates::new(base, &self.cert_url, &self.authz_url, &self.order_url)
             .map_err(|e| ("db.cert_url/authz_url/order_url", e))?;

@@ -10,7 +10,8 @@ fn file(contents: &str) -> tempfile::NamedTempFile {
     f
 }
 
-fn load(contents: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+/// Settings from `contents` as a file, and `env` as the whole environment.
+pub(super) fn load(contents: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     let f = file(contents);
     let env = env
         .iter()
