@@ -55,6 +55,8 @@ pub struct Ramp {
     /// Open model: index of the next start to dispatch.
     next_start: u64,
     counters: Counters,
+    /// The attacker count the Metrics actor last heard of.
+    reported_attackers: Option<usize>,
     /// How late the Ramp acts on the schedule (steps, starts), in microseconds.
     lateness: Histogram<u64>,
     /// Reloads are numbered so that only the newest one started is applied.
@@ -87,11 +89,22 @@ impl Ramp {
             generation: 0,
             next_start: 0,
             counters: Counters::default(),
+            reported_attackers: None,
             lateness: histogram(3),
             reload_generation: 0,
             ended,
             shutting_down: false,
             stopped: None,
+        }
+    }
+
+    /// Tells the Metrics actor how many attackers work, when that changed (the open model
+    /// checks at every dispatch).
+    fn report_attackers(&mut self) {
+        let working = self.crew.working();
+        if self.reported_attackers != Some(working) {
+            self.reported_attackers = Some(working);
+            self.shared.metrics.do_send(AttackerCount(working));
         }
     }
 
@@ -168,9 +181,7 @@ impl Ramp {
             let grace = self.shared.settings.run.grace_period;
             ctx.run_later(grace, |ramp, ctx| ramp.abort_overdue(ctx));
         }
-        self.shared
-            .metrics
-            .do_send(AttackerCount(self.crew.working()));
+        self.report_attackers();
         if let Some(next) = next {
             let wait = next.saturating_sub(self.epoch.elapsed());
             self.timer = Some(ctx.run_later(wait, move |ramp, ctx| {
@@ -216,9 +227,7 @@ impl Ramp {
                 rate.max_in_flight
             );
         }
-        self.shared
-            .metrics
-            .do_send(AttackerCount(self.crew.working()));
+        self.report_attackers();
         let next = rate.start_time(self.next_start);
         let wait = next.saturating_sub(self.epoch.elapsed());
         self.timer =
@@ -290,9 +299,7 @@ impl Handler<AttackerEvent> for Ramp {
         match msg.event {
             Event::Retired => {
                 self.crew.retired(msg.id);
-                self.shared
-                    .metrics
-                    .do_send(AttackerCount(self.crew.working()));
+                self.report_attackers();
                 self.finish_if_done();
             }
             Event::Idle => self.crew.now_idle(msg.id),
