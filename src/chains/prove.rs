@@ -102,24 +102,18 @@ pub async fn prove_control(
             kind,
         });
     }
-    match env.settings.chains.issue.answer {
-        Answering::Together => {
-            for proof in &proofs {
-                client
-                    .respond(account, &proof.challenge_url, proof.kind)
-                    .await?;
-            }
-            for proof in &proofs {
-                verdict(ctx, account, proof).await?;
-            }
+    let in_turn = env.settings.chains.issue.answer == Answering::InTurn;
+    for proof in &proofs {
+        client
+            .respond(account, &proof.challenge_url, proof.kind)
+            .await?;
+        if in_turn {
+            verdict(ctx, account, proof).await?;
         }
-        Answering::InTurn => {
-            for proof in &proofs {
-                client
-                    .respond(account, &proof.challenge_url, proof.kind)
-                    .await?;
-                verdict(ctx, account, proof).await?;
-            }
+    }
+    if !in_turn {
+        for proof in &proofs {
+            verdict(ctx, account, proof).await?;
         }
     }
     Ok(())

@@ -187,10 +187,7 @@ pub fn start(
             .and_then(|s| s.set_nonblocking(true).map(|()| s))
             .and_then(tokio::net::UdpSocket::from_std)
             .map_err(named(*addr, "udp"))?;
-        let tcp = std::net::TcpListener::bind(addr)
-            .and_then(|s| s.set_nonblocking(true).map(|()| s))
-            .and_then(tokio::net::TcpListener::from_std)
-            .map_err(named(*addr, "tcp"))?;
+        let tcp = super::bind_tcp(*addr).map_err(named(*addr, "tcp"))?;
         sockets.push((udp, tcp));
     }
     let mut server = Server::new(Handler { registry, zone });

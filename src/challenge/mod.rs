@@ -92,3 +92,11 @@ impl ChallengeServer {
         }
     }
 }
+
+/// A TCP listener for the current System's tokio runtime, bound now so a taken port is an
+/// error at start.
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    tokio::net::TcpListener::from_std(listener)
+}

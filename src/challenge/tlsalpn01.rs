@@ -60,12 +60,7 @@ pub fn start(certs: AlpnCerts, addrs: &[SocketAddr]) -> std::io::Result<TlsAlpnS
     let acceptor = acceptor(certs).map_err(std::io::Error::other)?;
     let mut listeners = Vec::new();
     for addr in addrs {
-        let bind = || {
-            let listener = std::net::TcpListener::bind(addr)?;
-            listener.set_nonblocking(true)?;
-            TcpListener::from_std(listener)
-        };
-        let listener = bind().map_err(|e| {
+        let listener = super::bind_tcp(*addr).map_err(|e| {
             std::io::Error::new(e.kind(), format!("tls-alpn-01 listener {addr}: {e}"))
         })?;
         listeners.push(listener);
