@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use wile_e_coyote::acme::wire::ChallengeType;
 use wile_e_coyote::acme::{Endpoint, RequestOutcome, RequestRecord};
-use wile_e_coyote::config::Statsd as StatsdSettings;
+use wile_e_coyote::config::StatsdSettings;
 use wile_e_coyote::metrics::progress::Progress;
 use wile_e_coyote::metrics::stats::Stats;
 use wile_e_coyote::metrics::statsd::Statsd;
@@ -72,6 +72,8 @@ fn report(i: u64) -> ChainDone {
         requests,
         bad_nonce_retries: 0,
         expected: vec![],
+        converged: vec![],
+        profile: None,
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix::Actor;
 use tokio::sync::mpsc;
-use wile_e_coyote::acme::Client;
+use wile_e_coyote::acme::{Client, Transport};
 use wile_e_coyote::attacker::Shared;
 use wile_e_coyote::chains::{ChainEnv, Journey, Journeys};
 use wile_e_coyote::challenge::Registry;
@@ -17,7 +17,6 @@ use wile_e_coyote::config::Settings;
 use wile_e_coyote::metrics::progress::Progress;
 use wile_e_coyote::metrics::Metrics;
 use wile_e_coyote::ramp::{GetStatus, Ramp, Shutdown};
-use wile_e_coyote::reload::ReloadSource;
 use wile_e_coyote::schedule::{Schedule, Workers};
 use wile_e_coyote::target::Target;
 
@@ -54,7 +53,7 @@ fn start(schedule: Schedule, chain: Duration, think: Duration) -> actix::Addr<Ra
     )
     .unwrap();
     let target = Target {
-        tls_roots: vec![],
+        tls: Transport::tls_connector(&[]).unwrap(),
         directory,
     };
     let shared = Shared::new(
@@ -66,11 +65,7 @@ fn start(schedule: Schedule, chain: Duration, think: Duration) -> actix::Addr<Ra
     )
     .unwrap();
     let (ended, _) = mpsc::unbounded_channel();
-    let source = ReloadSource {
-        path: None,
-        allow_public_ca: false,
-    };
-    Ramp::new(schedule, Arc::new(shared), 2, source, ended).start()
+    Ramp::new(schedule, Arc::new(shared), 2, ended).start()
 }
 
 async fn step_lateness(high: usize, steps: usize) {

@@ -12,33 +12,43 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use anyhow::Context as _;
 use futures_util::FutureExt;
-use openssl::x509::X509;
+use openssl::ssl::SslConnector;
 
 use crate::acme::wire::Directory;
 use crate::acme::{Client, Transport};
-use crate::chains::{checks, ChainEnv, ChainError, Journeys};
+use crate::chains::trust::Trust;
+use crate::chains::{ChainEnv, ChainError, Journeys};
 use crate::challenge::Registry;
 use crate::config::Settings;
-use crate::metrics::{ChainDone, ChainOutcome, Metrics};
+use crate::metrics::{AttackerWaited, ChainDone, ChainOutcome, Metrics};
+use crate::printable::{printable, MAX_MESSAGE};
 
-/// What every attacker needs, shareable across attacker threads. Each thread builds its own
-/// [`ChainEnv`] (connections, nonces) from it. A reload makes a new one.
+mod log_limit;
+mod pause;
+
+use log_limit::LogLimit;
+use pause::Pauses;
+
+/// What every attacker needs, shareable across attacker threads. Everything that can fail is
+/// built here, once; each thread builds its own [`ChainEnv`] (connections, nonces) from it
+/// without failing. A reload makes a new one.
 pub struct Shared {
     pub settings: Arc<Settings>,
     pub directory: Arc<Directory>,
-    /// Trust roots for the target's HTTPS.
-    pub tls_roots: Vec<X509>,
-    /// PEM roots issued certificates must chain to, if configured.
-    pub verify_roots: Option<Vec<u8>>,
+    /// TLS for the target's HTTPS (an awc client is not `Send`: each thread makes one on it).
+    pub tls: SslConnector,
+    /// The roots issued certificates must chain to, if configured.
+    pub trust: Option<Arc<Trust>>,
     pub registry: Addr<Registry>,
     pub metrics: Addr<Metrics>,
     pub journeys: Arc<dyn Journeys>,
 }
 
 impl Shared {
-    /// Assembles what attackers share from settings and a connected target; reads the
-    /// `verify_root` file.
+    /// Assembles what attackers share from settings and a connected target: the certificate
+    /// profiles asked for must be ones the CA offers; reads the `verify_root` file into a store.
     pub fn new(
         settings: Settings,
         target: crate::target::Target,
@@ -46,18 +56,26 @@ impl Shared {
         metrics: Addr<Metrics>,
         journeys: Arc<dyn Journeys>,
     ) -> anyhow::Result<Shared> {
-        let verify_roots = match &settings.chains.issue.verify_root {
-            Some(path) => Some(
-                std::fs::read(path)
-                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
-            ),
+        settings
+            .chains
+            .issue
+            .profiles
+            .check_offered(&target.directory.meta.profiles)?;
+        let trust = match &settings.chains.issue.verify_root {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+                let trust = Trust::from_pem(&pem)
+                    .with_context(|| format!("the roots in {}", path.display()))?;
+                Some(Arc::new(trust))
+            }
             None => None,
         };
         Ok(Shared {
             settings: Arc::new(settings),
             directory: Arc::new(target.directory),
-            tls_roots: target.tls_roots,
-            verify_roots,
+            tls: target.tls,
+            trust,
             registry,
             metrics,
             journeys,
@@ -89,17 +107,13 @@ impl Shared {
 
     fn build_env(&self) -> ChainEnv {
         let client_settings = self.settings.client_settings();
-        let http = Transport::http_client(&self.tls_roots, &client_settings)
-            .expect("TLS set-up succeeded at start with the same roots");
+        let http = Transport::http_client(self.tls.clone(), &client_settings);
         ChainEnv {
             transport: Rc::new(Transport::new(http, client_settings)),
             directory: self.directory.clone(),
             settings: self.settings.clone(),
             registry: self.registry.clone(),
-            verify_store: self
-                .verify_roots
-                .as_ref()
-                .map(|pem| checks::root_store(pem).expect("verify_root was validated before use")),
+            trust: self.trust.clone(),
         }
     }
 }
@@ -171,8 +185,12 @@ pub struct Attacker {
     ramp: Recipient<AttackerEvent>,
     running: Option<Running>,
     retiring: bool,
+    /// Said `Retired` to the Ramp: done for good, whatever the supervisor restarts.
+    left: bool,
     /// Crashes since the last chain that ended without panicking.
     crashes: u32,
+    /// Chains the CA could not serve, in a row: the back-off before the next.
+    pauses: Pauses,
 }
 
 impl Attacker {
@@ -184,7 +202,9 @@ impl Attacker {
             ramp,
             running: None,
             retiring: false,
+            left: false,
             crashes: 0,
+            pauses: Pauses::default(),
         }
     }
 
@@ -208,11 +228,14 @@ impl Attacker {
     }
 
     fn next_chain(&mut self, ctx: &mut Context<Self>, scheduled: Instant) {
+        if self.left {
+            return;
+        }
         if self.retiring {
             return self.leave(ctx);
         }
         let env = self.shared.thread_env();
-        let client = Rc::new(env.client());
+        let client = Rc::new(env.client_for(self.id));
         let (chain, journey) = self.shared.journeys.next(client.clone(), env);
         let guarded = AssertUnwindSafe(journey).catch_unwind();
         let handle = ctx.spawn(guarded.into_actor(self).map(
@@ -231,19 +254,37 @@ impl Attacker {
 
     fn finish(&mut self, result: Result<(), ChainError>, ctx: &mut Context<Self>) {
         self.crashes = 0;
+        let mut failure = None;
+        let mut asked_wait = None;
         if let Some(run) = self.running.take() {
+            asked_wait = run.client.asked_wait();
             let outcome = match result {
                 Ok(()) => ChainOutcome::Ok,
+                Err(e) if e.is_rate_limited() => {
+                    self.log_limited("rate-limited", |id| {
+                        format!(
+                            "attacker {id}: chain {} rate-limited: {}",
+                            run.chain,
+                            text(&e)
+                        )
+                    });
+                    ChainOutcome::RateLimited {
+                        message: e.to_string(),
+                    }
+                }
                 Err(e) => {
-                    log::warn!(
-                        "attacker {}: chain {} failed after {:.0?}: [{}] {e}",
-                        self.id,
-                        run.chain,
-                        run.scheduled.elapsed(),
-                        e.reason()
-                    );
+                    let reason = e.reason();
+                    self.log_limited(&reason, |id| {
+                        format!(
+                            "attacker {id}: chain {} failed after {:.0?}: [{reason}] {}",
+                            run.chain,
+                            run.scheduled.elapsed(),
+                            text(&e)
+                        )
+                    });
+                    failure = Some(reason.clone());
                     ChainOutcome::Failed {
-                        reason: e.reason(),
+                        reason,
                         message: e.to_string(),
                     }
                 }
@@ -256,14 +297,37 @@ impl Attacker {
         match self.duty {
             Duty::OnDemand => self.tell_ramp(Event::Idle),
             Duty::Loop => {
+                let cap = self.shared.settings.polling.max_retry_after;
+                let pause = self.pauses.after(failure.as_deref(), asked_wait, cap);
                 let think = self.shared.settings.run.think_time;
-                if think.is_zero() {
+                let wait = match pause {
+                    Some((wait, cause)) => {
+                        self.shared
+                            .metrics
+                            .do_send(AttackerWaited { cause, took: wait });
+                        wait.max(think)
+                    }
+                    None => think,
+                };
+                if wait.is_zero() {
                     self.next_chain(ctx, Instant::now());
                 } else {
-                    ctx.run_later(think, |attacker, ctx| {
+                    ctx.run_later(wait, |attacker, ctx| {
                         attacker.next_chain(ctx, Instant::now())
                     });
                 }
+            }
+        }
+    }
+
+    /// Logs a chain's failure, at most one line per `reason` per interval (with how many
+    /// were held back since the last).
+    fn log_limited(&self, reason: &str, line: impl FnOnce(usize) -> String) {
+        if let Some(held) = LogLimit::global().admit(reason, Instant::now()) {
+            let line = line(self.id);
+            match held {
+                0 => log::warn!("{line}"),
+                n => log::warn!("{line} (and {n} more like it since the last such line)"),
             }
         }
     }
@@ -302,25 +366,42 @@ impl Attacker {
             requests: run.client.take_records(),
             bad_nonce_retries: run.client.bad_nonce_retries(),
             expected: run.client.take_expected(),
+            converged: run.client.take_converged(),
+            profile: run.client.take_profile(),
         });
     }
 
     fn leave(&mut self, ctx: &mut Context<Self>) {
-        self.tell_ramp(Event::Retired);
+        if !self.left {
+            self.left = true;
+            self.tell_ramp(Event::Retired);
+        }
         ctx.stop();
     }
+}
+
+/// A chain's error as it may reach the log: CA text bounded and printable.
+fn text(e: &ChainError) -> String {
+    printable(&e.to_string(), MAX_MESSAGE)
 }
 
 impl Actor for Attacker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.begin(ctx);
+        // An attacker that retired is only restarted because the Ramp still holds its
+        // address: it does nothing more, and stops once the Ramp lets go of it.
+        if !self.left {
+            self.begin(ctx);
+        }
     }
 }
 
 impl Supervised for Attacker {
     fn restarting(&mut self, _: &mut Self::Context) {
+        if self.left {
+            return;
+        }
         log::warn!(
             "attacker {} restarting after crash {} in a row",
             self.id,

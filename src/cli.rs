@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::safety::Secret;
 use crate::schedule::{Delta, Rate, Schedule, Workers};
-use crate::units::parse_duration;
+use crate::units::{parse_duration, parse_positive_duration};
 
 /// Load tester for ACME (RFC 8555) certificate authorities.
 ///
@@ -26,11 +27,11 @@ pub struct Cli {
 
     /// Boulder's MySQL database, read-only: `user:pass@tcp(127.0.0.1:3306)/boulder` or a
     /// `mysql://` URL.
-    #[arg(long, value_name = "MYSQLURI", global = true)]
-    pub mysql: Option<String>,
+    #[arg(long, value_name = "MYSQLURI", global = true, value_parser = Secret::from_arg)]
+    pub mysql: Option<Secret>,
 
     /// End the run after this long (e.g. 30s, 5m); without it, run until SIGINT or SIGTERM.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, global = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, global = true)]
     pub duration: Option<Duration>,
 
     /// Write the end-of-run report as JSON to FILE.
@@ -50,6 +51,22 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_public_ca: bool,
 
+    /// Run shard I of N (1 to N) of the schedule, the other shards on other machines: its
+    /// part of the attackers or of the starts, and names of its own. Also WEC_SHARD=I/N.
+    #[arg(long, value_name = "I/N", global = true)]
+    pub shard: Option<String>,
+
+    /// The number of shards, this one's number coming from Kubernetes' JOB_COMPLETION_INDEX
+    /// (0-based) in an Indexed Job. Also WEC_SHARD_COUNT.
+    #[arg(long, value_name = "N", global = true)]
+    pub shard_count: Option<String>,
+
+    /// Start the schedule at this RFC 3339 instant (e.g. 2030-01-02T15:04:05Z), as every shard
+    /// does: wait for it, or join late and skip what was due. --duration counts from it. Also
+    /// WEC_START_AT.
+    #[arg(long, value_name = "RFC3339", global = true)]
+    pub start_at: Option<String>,
+
     #[command(subcommand)]
     pub mode: Option<Mode>,
 }
@@ -59,8 +76,8 @@ pub struct Cli {
 pub enum Mode {
     /// Keep WORKERNUM attackers running.
     Hammer {
-        /// Number of attackers.
-        #[arg(value_name = "WORKERNUM")]
+        /// Number of attackers (at least 1).
+        #[arg(value_name = "WORKERNUM", value_parser = attacker_count)]
         workers: usize,
     },
     /// Run the i-th WORKERNUM attackers during the i-th INTERVAL; the last count then holds.
@@ -80,7 +97,7 @@ pub enum Mode {
         increment: usize,
         /// Final number of attackers.
         #[arg(value_name = "FINALWORKERS")]
-        target: usize,
+        final_workers: usize,
         /// Length of each step: seconds (30) or a duration (500ms, 2m).
         #[arg(value_name = "INTERVAL", value_parser = parse_duration)]
         interval: Duration,
@@ -98,14 +115,52 @@ pub enum Mode {
         #[arg(long, value_name = "M", default_value_t = DEFAULT_MAX_IN_FLIGHT)]
         max_in_flight: usize,
     },
+    /// Work on the JSON reports of earlier runs; runs no load.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+/// `report …`: what is done with reports.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge the JSON reports of runs that ran side by side (shards) into the report of the
+    /// whole: exact percentiles from their histograms, summed counts, time series aligned on
+    /// the wall clock, thresholds checked again (those of --config, else the reports'). Prints
+    /// the summary and exits as a single run would; --report and --html-report write the
+    /// merged reports.
+    Merge {
+        /// JSON reports written with --report (at most 1024, each at most 64 MiB).
+        #[arg(value_name = "REPORT", required = true)]
+        reports: Vec<PathBuf>,
+    },
+}
+
+/// Why a count of attackers was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CountError {
+    #[error("not a whole number")]
+    NotANumber,
+    #[error("must be at least 1: no attacker would run")]
+    Zero,
+}
+
+/// A `hammer` count: zero attackers would run nothing until the duration ends, which is a
+/// typing mistake, not a load test.
+fn attacker_count(input: &str) -> Result<usize, CountError> {
+    match input.parse() {
+        Ok(0) => Err(CountError::Zero),
+        Ok(n) => Ok(n),
+        Err(_) => Err(CountError::NotANumber),
+    }
 }
 
 /// Default cap on chains in flight in `rate` mode.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
 
 impl Mode {
-    pub fn schedule(&self) -> Schedule {
-        match self {
+    /// The schedule of a load mode; `None` for `report`, which runs no load.
+    pub fn schedule(&self) -> Option<Schedule> {
+        Some(match self {
             Mode::Hammer { workers } => Schedule::Workers(Workers::Hammer { workers: *workers }),
             Mode::Seq { interval, workers } => Schedule::Workers(Workers::Seq {
                 interval: *interval,
@@ -113,11 +168,11 @@ impl Mode {
             }),
             Mode::Aseq {
                 increment,
-                target,
+                final_workers,
                 interval,
             } => Schedule::Workers(Workers::Aseq {
                 increment: *increment,
-                target: *target,
+                final_workers: *final_workers,
                 interval: *interval,
             }),
             Mode::Rate {
@@ -129,7 +184,8 @@ impl Mode {
                 delta: *delta,
                 max_in_flight: *max_in_flight,
             }),
-        }
+            Mode::Report(_) => return None,
+        })
     }
 }
 
@@ -142,7 +198,7 @@ mod tests {
     }
 
     fn schedule(args: &[&str]) -> Schedule {
-        parse(args).unwrap().mode.unwrap().schedule()
+        parse(args).unwrap().mode.unwrap().schedule().unwrap()
     }
 
     #[test]
@@ -162,7 +218,7 @@ mod tests {
             schedule(&["aseq", "2", "10", "500ms"]),
             Schedule::Workers(Workers::Aseq {
                 increment: 2,
-                target: 10,
+                final_workers: 10,
                 interval: Duration::from_millis(500)
             })
         );
@@ -186,6 +242,21 @@ mod tests {
         assert_eq!(r.max_in_flight, 40);
         assert_eq!(r.delta.unwrap().period, Duration::from_secs(60));
         assert!(parse(&["rate", "5", "--delta", "fast"]).is_err());
+    }
+
+    #[test]
+    fn report_merge_takes_files_and_the_report_options() {
+        let cli = parse(&[
+            "report", "merge", "a.json", "b.json", "--report", "all.json",
+        ])
+        .unwrap();
+        let Some(Mode::Report(ReportCommand::Merge { reports })) = &cli.mode else {
+            panic!("not report merge: {cli:?}")
+        };
+        assert_eq!(reports.len(), 2);
+        assert!(cli.mode.as_ref().unwrap().schedule().is_none());
+        assert!(cli.report.is_some());
+        assert!(parse(&["report", "merge"]).is_err(), "nothing to merge");
     }
 
     #[test]
@@ -226,5 +297,19 @@ mod tests {
         assert!(parse(&["hammer", "-1"]).is_err());
         assert!(parse(&["seq", "soon", "1"]).is_err());
         assert!(parse(&["--duration", "forever", "hammer", "1"]).is_err());
+    }
+
+    #[test]
+    fn zero_and_unbounded_values_are_refused_at_parse_time() {
+        let msg = |args: &[&str]| parse(args).unwrap_err().to_string();
+        assert_eq!(
+            msg(&["hammer", "0"]),
+            "error: invalid value '0' for '<WORKERNUM>': must be at least 1: no attacker would run\n\n\
+             For more information, try '--help'.\n"
+        );
+        assert!(msg(&["--duration", "0", "hammer", "1"]).contains("must be longer than zero"));
+        assert!(msg(&["--duration", "1000000000h", "hammer", "1"])
+            .contains("longer than the maximum of 365d"));
+        assert!(msg(&["seq", "1000000000h", "1"]).contains("longer than the maximum of 365d"));
     }
 }

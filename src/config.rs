@@ -1,33 +1,46 @@
 //! Settings: a TOML file read with the `config` crate, every key overridable by a `WEC_*`
-//! environment variable (nesting with `__`), then validated as a whole so a bad value is
-//! reported once, naming the file, the key and the reason.
+//! environment variable (nesting with `__`), parsed once into typed values (URLs, addresses,
+//! bounded durations, the schedule) and validated as a whole, so a bad value is reported once,
+//! naming the file, the key and the reason — and never quoting a secret.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use awc::http::header::HeaderName;
 use serde::Deserialize;
 use url::Url;
 
-pub use crate::metrics::settings::{ProgressMode, Reporting, Statsd, TimingUnit};
-use crate::metrics::thresholds::Thresholds;
+pub use crate::metrics::settings::{ProgressMode, Reporting, StatsdSettings, TimingUnit};
+use crate::report::thresholds::Thresholds;
+use crate::schedule::Shard;
+pub(crate) use crate::setting::{deserialize_parsed_list, Invalid};
 use crate::units::{deserialize_duration, deserialize_option_duration};
 
 mod schedule_table;
-pub use schedule_table::ScheduleTable;
 
 mod challenge;
+use crate::safety::{HttpUrl, PublicCaError};
+use crate::schedule::Schedule;
 pub use challenge::{Challenge, ChallengeChoice, ChallengeWeights};
+pub use control::Control;
 
 mod db;
 pub use db::Db;
+mod source_address;
+pub use source_address::{Cidr, SourceHeader};
 mod chain_tables;
 mod chains;
+pub mod control;
+mod environment;
+mod weights;
+pub use crate::pool::settings::{Eviction, PoolSettings, WhenEmpty};
 pub use chain_tables::{
-    AccountUpdate, Eviction, FailedValidation, KeyRollover, Keys, NewAccount, Poll, PoolSettings,
-    Renew, Revoke, RevokeSigner, WhenEmpty,
+    AccountUpdate, FailedValidation, KeyRollover, Keys, NewAccount, Poll, Renew, Revoke,
+    RevokeSigner, Settle,
 };
-pub use chains::{pick_weighted, Answering, CertKeys, Chains, Issue, NamesPerOrder};
+pub use chains::{Answering, Chains, Issue};
+pub use weights::{CertKeys, ChainWeights, NamesPerOrder, Profiles, ProfilesNotOffered};
 
 /// Environment variables `WEC_<SECTION>__<KEY>` override file keys.
 pub const ENV_PREFIX: &str = "WEC";
@@ -47,13 +60,14 @@ pub struct Settings {
     #[serde(default)]
     pub run: Run,
     #[serde(default)]
-    pub statsd: Statsd,
+    pub statsd: StatsdSettings,
     #[serde(default)]
     pub control: Control,
     #[serde(default)]
     pub db: Db,
-    /// The load schedule, used when the command line gives no mode.
-    pub schedule: Option<ScheduleTable>,
+    /// The load schedule (the `[schedule]` table), used when the command line gives no mode.
+    #[serde(default, deserialize_with = "schedule_table::deserialize")]
+    pub schedule: Option<Schedule>,
     #[serde(default)]
     pub report: Reporting,
     #[serde(default)]
@@ -65,7 +79,7 @@ pub struct Settings {
 #[serde(deny_unknown_fields, default)]
 pub struct Target {
     /// The ACME directory (RFC 8555 §7.1.1).
-    pub directory_url: String,
+    pub directory_url: HttpUrl,
     /// PEM trust root(s) for the target's HTTPS; the system store when absent. Verification is
     /// never switched off.
     pub ca_cert: Option<PathBuf>,
@@ -78,20 +92,53 @@ pub struct Target {
     pub connections_per_thread: usize,
     /// How often one request is re-sent after `badNonce` (RFC 8555 §6.5).
     pub bad_nonce_retries: u32,
+    /// An account refused with `rateLimited` is not used again before its `Retry-After`, up to
+    /// this long.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub rate_limit_max_wait: Duration,
     /// Permit a public CA's directory (see `--allow-public-ca`).
     pub allow_public_ca: bool,
+    /// Which CA this is, where CAs differ in what RFC 8555 leaves open (the revocation reason
+    /// stored, where validation comes from).
+    pub flavor: Flavor,
+    /// A header in which each attacker presents an address of its own from
+    /// `source_addresses` (Boulder reads the client IP from `X-Real-IP`).
+    pub source_address_header: Option<SourceHeader>,
+    pub source_addresses: Option<Cidr>,
+}
+
+/// A CA implementation whose documented behaviour the checks follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    /// Only what RFC 8555 requires.
+    #[default]
+    Generic,
+    /// Let's Encrypt's Boulder: a revocation signed by the certificate's key is stored as
+    /// keyCompromise; validation from public-range addresses on ports 80/443; DNS over HTTPS.
+    Boulder,
+    /// Pebble, Let's Encrypt's test CA.
+    Pebble,
 }
 
 impl Default for Target {
     fn default() -> Self {
         Target {
-            directory_url: "https://127.0.0.1:14000/dir".into(),
+            directory_url: "https://127.0.0.1:14000/dir"
+                .parse()
+                .expect("a valid URL literal"),
             ca_cert: None,
             request_timeout: Duration::from_secs(30),
             max_response_bytes: 1 << 20,
             connections_per_thread: 128,
-            bad_nonce_retries: 5,
+            // A CA rejecting 60% of good nonces loses a request with probability 0.6^31
+            // ≈ 1e-7; one rejecting every nonce still ends each request after 31 tries.
+            bad_nonce_retries: 30,
+            rate_limit_max_wait: Duration::from_secs(3600),
             allow_public_ca: false,
+            flavor: Flavor::Generic,
+            source_address_header: None,
+            source_addresses: None,
         }
     }
 }
@@ -161,36 +208,13 @@ impl Default for Run {
     }
 }
 
-/// The control API (`GET /status`, `POST /reload`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Control {
-    pub enabled: bool,
-    /// `ip:port`; port 0 picks a free port (logged at start).
-    pub listen: String,
-    /// Bearer token required on every request when set; mandatory when `listen` is not a
-    /// loopback address.
-    pub token: Option<String>,
-}
-
-impl Default for Control {
-    fn default() -> Self {
-        Control {
-            enabled: true,
-            listen: "127.0.0.1:9180".into(),
-            token: None,
-        }
-    }
-}
-
 /// A config that cannot be used, with where and why.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("config {file}: {source}")]
-    Load {
-        file: String,
-        source: config::ConfigError,
-    },
+    /// The file cannot be read or parsed (a TOML syntax error shows where, not the line
+    /// itself, which may hold a token or a password).
+    #[error("config {file}: {reason}")]
+    Load { file: String, reason: String },
     #[error("config {file}: key `{key}`: {reason}")]
     Invalid {
         file: String,
@@ -200,6 +224,18 @@ pub enum ConfigError {
 }
 
 impl Settings {
+    /// Puts `shard`'s label under the names it orders and the contacts it sets:
+    /// `<random>.s2.<base_domain>` and `mailto:wile-<random>@s2.<contact_domain>`. The DNS a shard
+    /// serves then answers for its own names by default (`challenge.base_domains` wider to answer
+    /// for every shard's).
+    pub fn name_for_shard(&mut self, shard: Shard) {
+        let label = shard.label();
+        let chains = &mut self.chains;
+        chains.issue.base_domain = format!("{label}.{}", chains.issue.base_domain);
+        chains.account_update.contact_domain =
+            format!("{label}.{}", chains.account_update.contact_domain);
+    }
+
     /// Reads `file` (or only defaults and the environment when `None`), then validates.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
         Self::load_with_env(file, None)
@@ -208,13 +244,9 @@ impl Settings {
     /// As `load`, with the environment given explicitly (tests) instead of the process's.
     pub fn load_with_env(
         file: Option<&Path>,
-        env: Option<std::collections::HashMap<String, String>>,
+        env: Option<HashMap<String, String>>,
     ) -> Result<Settings, ConfigError> {
         let name = file.map_or_else(|| "(defaults)".to_owned(), |f| f.display().to_string());
-        let load_err = |source| ConfigError::Load {
-            file: name.clone(),
-            source,
-        };
         let mut builder = config::Config::builder();
         if let Some(path) = file {
             builder = builder.add_source(config::File::new(
@@ -222,58 +254,55 @@ impl Settings {
                 config::FileFormat::Toml,
             ));
         }
-        let environment = config::Environment::with_prefix(ENV_PREFIX)
-            .prefix_separator("_")
-            .separator("__")
-            .try_parsing(true)
-            .list_separator(",")
-            .with_list_parse_key("challenge.http01_listen")
-            .with_list_parse_key("challenge.tlsalpn01_listen")
-            .with_list_parse_key("challenge.dns_listen")
-            .with_list_parse_key("challenge.base_domains")
-            .with_list_parse_key("challenge.addresses_v4")
-            .with_list_parse_key("challenge.addresses_v6")
-            .with_list_parse_key("chains.revoke.reasons")
-            .source(env);
-        let mut settings: Settings = builder
-            .add_source(environment)
-            .build()
-            .map_err(load_err)?
-            .try_deserialize()
-            .map_err(load_err)?;
+        let env = match env {
+            Some(env) => env,
+            None => environment::process().map_err(|e| ConfigError::Load {
+                file: name.clone(),
+                reason: e.to_string(),
+            })?,
+        };
+        let mut settings: Settings = environment::add(builder, env)
+            .and_then(|builder| builder.build())
+            .and_then(|config| config.try_deserialize())
+            .map_err(|e| load_error(&name, e))?;
         let base = file.and_then(Path::parent).unwrap_or(Path::new(""));
         settings.resolve_paths(base);
-        let invalid = |key: String, reason| ConfigError::Invalid {
-            file: name.clone(),
-            key,
-            reason,
-        };
         settings
             .validate()
-            .map_err(|(key, reason)| invalid(key.to_owned(), reason))?;
-        if let Some(table) = &settings.schedule {
-            table
-                .to_schedule()
-                .map_err(|(key, reason)| invalid(key, reason))?;
-        }
+            .map_err(|Invalid { key, reason }| ConfigError::Invalid {
+                file: name.clone(),
+                key: key.to_owned(),
+                reason,
+            })?;
         Ok(settings)
     }
 
     /// Relative paths in a file are relative to that file, so a config works from any cwd.
     fn resolve_paths(&mut self, base: &Path) {
-        for path in [&mut self.target.ca_cert, &mut self.chains.issue.verify_root]
-            .into_iter()
-            .flatten()
-        {
+        let paths = [
+            &mut self.target.ca_cert,
+            &mut self.chains.issue.verify_root,
+            &mut self.challenge.doh_certificate,
+            &mut self.challenge.doh_key,
+        ];
+        for path in paths.into_iter().flatten() {
             if path.is_relative() {
                 *path = base.join(&*path);
             }
         }
     }
 
-    /// The directory URL, parsed (validation guarantees it parses).
-    pub fn directory_url(&self) -> Url {
-        Url::parse(&self.target.directory_url).expect("validated directory_url")
+    /// The header and address attacker `id` presents, when configured: the same address for
+    /// the same attacker throughout the run.
+    pub fn source_address(&self, id: usize) -> Option<(&HeaderName, std::net::IpAddr)> {
+        let header = self.target.source_address_header.as_ref()?.name();
+        let range = self.target.source_addresses?;
+        Some((header, range.nth(source_address::attacker_slot(id))))
+    }
+
+    /// The directory URL.
+    pub fn directory_url(&self) -> &Url {
+        self.target.directory_url.url()
     }
 
     /// The ACME client's limits and timings.
@@ -287,86 +316,136 @@ impl Settings {
             poll_max_interval: self.polling.max_interval,
             poll_timeout: self.polling.timeout,
             max_retry_after: self.polling.max_retry_after,
+            max_rate_limit_wait: self.target.rate_limit_max_wait,
         }
     }
 
     fn validate(&self) -> Result<(), Invalid> {
         self.db.validate()?;
         let t = &self.target;
-        let url = Url::parse(&t.directory_url)
-            .map_err(|e| ("target.directory_url", format!("not a URL: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err((
-                "target.directory_url",
-                format!("{url} is not an http(s) URL with a host"),
-            ));
-        }
         if let Some(path) = &t.ca_cert {
-            check_pem_certs(path).map_err(|e| ("target.ca_cert", e))?;
+            check_pem_certs("target.ca_cert", path)?;
         }
         positive("target.request_timeout", t.request_timeout)?;
+        if t.source_address_header.is_some() != t.source_addresses.is_some() {
+            return Err(Invalid::new(
+                "target.source_addresses",
+                "needs target.source_address_header, and the other way round",
+            ));
+        }
         at_least("target.max_response_bytes", t.max_response_bytes, 1024)?;
         at_least("target.connections_per_thread", t.connections_per_thread, 1)?;
         positive("polling.interval", self.polling.interval)?;
         if self.polling.max_interval < self.polling.interval {
-            return Err((
+            return Err(Invalid::new(
                 "polling.max_interval",
-                "must be at least polling.interval".into(),
+                "must be at least polling.interval",
             ));
         }
         positive("polling.timeout", self.polling.timeout)?;
         self.chains.validate()?;
         if let Some(path) = &self.chains.issue.verify_root {
-            check_pem_certs(path).map_err(|e| ("chains.issue.verify_root", e))?;
+            check_pem_certs("chains.issue.verify_root", path)?;
         }
         self.validate_challenge()?;
         if self.run.threads > 1024 {
-            return Err((
+            return Err(Invalid::new(
                 "run.threads",
                 format!("{} is more than 1024", self.run.threads),
             ));
         }
-        if self.control.enabled {
-            let addr: SocketAddr = self.control.listen.parse().map_err(|e| {
-                (
-                    "control.listen",
-                    format!("{:?} is not an ip:port address: {e}", self.control.listen),
-                )
-            })?;
-            if !addr.ip().is_loopback() && self.control.token.is_none() {
-                return Err((
-                    "control.token",
-                    format!("required when control.listen ({addr}) is not a loopback address"),
-                ));
-            }
-            if self.control.token.as_ref().is_some_and(|t| t.len() < 16) {
-                return Err(("control.token", "must be at least 16 characters".into()));
-            }
+        if self.run.duration.is_some_and(|d| d.is_zero()) {
+            return Err(Invalid::new(
+                "run.duration",
+                "must be longer than zero (leave it out to run until stopped)",
+            ));
         }
+        self.control.validate()?;
         self.statsd.validate()?;
         self.thresholds.validate()
     }
 
     /// The refusal to target a public CA, separate from `validate` because the CLI flag can
-    /// lift it.
-    pub fn check_public_ca(&self, allowed_by_cli: bool) -> Result<(), String> {
-        match crate::safety::public_ca(&self.directory_url()) {
-            Some(ca) if !(allowed_by_cli || self.target.allow_public_ca) => Err(format!(
-                "refusing to load-test {ca} ({}): this is a public CA; pass --allow-public-ca \
-                 only if you have its operator's permission",
+    /// lift it (`--allow-public-ca` sets `target.allow_public_ca`): the directory URL, and the
+    /// database's URL templates when a database is used. The URLs the directory lists are
+    /// checked once it is fetched ([`crate::target`]). A lifted guard is said in the log.
+    pub fn check_public_ca(&self) -> Result<(), PublicCaError> {
+        if self.target.allow_public_ca {
+            log::warn!(
+                "the public-CA guard is off (--allow-public-ca or target.allow_public_ca): {} \
+                 and the URLs it lists are not checked against the public ACME CAs",
                 self.target.directory_url
-            )),
-            _ => Ok(()),
+            );
+            return Ok(());
         }
+        crate::safety::check("target.directory_url", self.directory_url())?;
+        if self.db.url.is_some() {
+            let templates = [
+                ("db.cert_url", &self.db.cert_url),
+                ("db.authz_url", &self.db.authz_url),
+                ("db.order_url", &self.db.order_url),
+            ];
+            for (key, template) in templates {
+                if let Ok(url) = self.directory_url().join(template.as_str()) {
+                    crate::safety::check(key, &url)?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
-/// A refusal of `validate`: the key, and why.
-type Invalid = (&'static str, String);
+/// The `config` crate's error as the file, the key and the reason.
+fn load_error(file: &str, error: config::ConfigError) -> ConfigError {
+    let invalid = |key: String, reason: String| ConfigError::Invalid {
+        file: file.to_owned(),
+        key,
+        reason,
+    };
+    match error {
+        config::ConfigError::At {
+            error,
+            key: Some(key),
+            ..
+        } => invalid(key, error.to_string()),
+        config::ConfigError::Type {
+            unexpected,
+            expected,
+            key: Some(key),
+            ..
+        } => invalid(
+            key,
+            format!("invalid type: {unexpected}, expected {expected}"),
+        ),
+        config::ConfigError::FileParse { cause, .. } => ConfigError::Load {
+            file: file.to_owned(),
+            reason: without_quoted_lines(&cause.to_string()),
+        },
+        other => ConfigError::Load {
+            file: file.to_owned(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// A TOML parse error without the excerpt of the file it shows (`2 | token = "…`, and the
+/// `|` lines around it): the position and the reason are kept.
+fn without_quoted_lines(message: &str) -> String {
+    let quoted = |line: &str| {
+        let line = line.trim_start();
+        let digits = line.trim_start_matches(|c: char| c.is_ascii_digit());
+        line.starts_with('|') || (digits.len() < line.len() && digits.starts_with(" |"))
+    };
+    message
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !quoted(line))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
 
 fn positive(key: &'static str, d: Duration) -> Result<(), Invalid> {
     if d.is_zero() {
-        Err((key, "must be longer than zero".into()))
+        Err(Invalid::new(key, "must be longer than zero"))
     } else {
         Ok(())
     }
@@ -374,22 +453,32 @@ fn positive(key: &'static str, d: Duration) -> Result<(), Invalid> {
 
 fn at_least(key: &'static str, v: usize, min: usize) -> Result<(), Invalid> {
     if v < min {
-        Err((key, format!("{v} is below the minimum {min}")))
+        Err(Invalid::new(key, format!("{v} is below the minimum {min}")))
     } else {
         Ok(())
     }
 }
 
-fn check_pem_certs(path: &Path) -> Result<(), String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+/// The file at `path` (the value of `key`) holds PEM certificates.
+fn check_pem_certs(key: &'static str, path: &Path) -> Result<(), Invalid> {
+    let shown = path.display();
+    let pem =
+        std::fs::read(path).map_err(|e| Invalid::new(key, format!("cannot read {shown}: {e}")))?;
     match openssl::x509::X509::stack_from_pem(&pem) {
         Ok(certs) if !certs.is_empty() => Ok(()),
-        Ok(_) => Err(format!("{} holds no PEM certificate", path.display())),
-        Err(e) => Err(format!("{} is not PEM certificates: {e}", path.display())),
+        Ok(_) => Err(Invalid::new(
+            key,
+            format!("{shown} holds no PEM certificate"),
+        )),
+        Err(e) => Err(Invalid::new(
+            key,
+            format!("{shown} is not PEM certificates: {e}"),
+        )),
     }
 }
 
-fn check_domain(domain: &str) -> Result<(), String> {
+/// `domain` (the value of `key`) is a DNS name.
+fn check_domain(key: &'static str, domain: &str) -> Result<(), Invalid> {
     let ok_label = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
@@ -398,7 +487,7 @@ fn check_domain(domain: &str) -> Result<(), String> {
             && !l.ends_with('-')
     };
     if domain.len() > 200 || !domain.split('.').all(ok_label) {
-        return Err(format!("{domain:?} is not a DNS name"));
+        return Err(Invalid::new(key, format!("{domain:?} is not a DNS name")));
     }
     Ok(())
 }

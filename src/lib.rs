@@ -1,10 +1,12 @@
 //! wile-e-coyote: a load tester for ACME certificate authorities, as an actix actor daemon.
 //!
 //! Data flows one way: config → [`ramp`] → [`attacker`] → [`chains`] → [`acme`] client →
-//! records → [`metrics`]. `main.rs` only calls [`run`].
+//! records → [`metrics`] → [`report`]. `main.rs` only calls [`run`].
 
 pub mod acme;
 pub mod attacker;
+pub mod capacity;
+pub mod chain_kind;
 pub mod chains;
 pub mod challenge;
 pub mod cli;
@@ -14,10 +16,14 @@ pub mod daemon;
 pub mod db;
 pub mod metrics;
 pub mod pool;
+pub mod printable;
 pub mod ramp;
 pub mod reload;
+pub mod report;
 pub mod safety;
 pub mod schedule;
+pub mod setting;
+pub mod sharding;
 pub mod target;
 pub mod units;
 
@@ -30,9 +36,11 @@ use std::time::SystemTime;
 
 use clap::Parser;
 
-use cli::Cli;
+use capacity::Machine;
+use cli::{Cli, Mode, ReportCommand};
 use config::{ProgressMode, Settings};
-use metrics::report::{Report, SCHEMA_VERSION};
+use report::Report;
+use sharding::{ShardReport, Sharding};
 
 /// Exit codes, as documented in `--help` and the README.
 pub mod exit {
@@ -112,22 +120,26 @@ pub fn run() -> ExitCode {
 }
 
 fn execute(cli: Cli) -> Result<u8, Fatal> {
+    if let Some(Mode::Report(ReportCommand::Merge { reports })) = &cli.mode {
+        return merge(&cli, reports);
+    }
     let mut settings = Settings::load(cli.config.as_deref()).map_err(Fatal::usage)?;
     if cli.progress {
         settings.report.progress = ProgressMode::Always;
     }
     if let Some(mysql) = &cli.mysql {
-        db::dsn::to_url(mysql).map_err(Fatal::usage)?;
-        settings.db.url = Some(mysql.clone());
+        settings.db.url = Some(
+            mysql
+                .expose()
+                .parse()
+                .map_err(|e| Fatal::usage(anyhow::anyhow!("--mysql {e}")))?,
+        );
     }
-    settings
-        .check_public_ca(cli.allow_public_ca)
-        .map_err(|e| Fatal::usage(anyhow::Error::msg(e)))?;
-    let schedule = match (&cli.mode, &settings.schedule) {
-        (Some(mode), _) => mode.schedule(),
-        (None, Some(table)) => table
-            .to_schedule()
-            .expect("the schedule table was validated with the config"),
+    settings.target.allow_public_ca |= cli.allow_public_ca;
+    settings.check_public_ca().map_err(Fatal::usage)?;
+    let schedule = match (cli.mode.as_ref().and_then(Mode::schedule), &settings.schedule) {
+        (Some(schedule), _) => schedule,
+        (None, Some(schedule)) => schedule.clone(),
         (None, None) => {
             return Err(Fatal::usage(anyhow::anyhow!(
                 "no schedule: give a mode (hammer, seq, aseq, rate) or a [schedule] table in the config"
@@ -135,43 +147,73 @@ fn execute(cli: Cli) -> Result<u8, Fatal> {
         }
     };
     schedule.validate().map_err(Fatal::usage)?;
+    capacity::raise_nofile_limit();
     let duration = cli.duration.or(settings.run.duration);
+    let given = sharding::Given {
+        shard: cli.shard.as_deref(),
+        shard_count: cli.shard_count.as_deref(),
+        start_at: cli.start_at.as_deref(),
+    };
+    let sharding = Sharding::resolve(
+        &given,
+        |k| std::env::var(k).ok(),
+        SystemTime::now(),
+        duration,
+    )
+    .map_err(Fatal::usage)?;
+    if let Some(shard) = sharding.shard {
+        settings.name_for_shard(shard);
+    }
+    capacity::check(&schedule, sharding.shard, &settings, &Machine::read(), None)
+        .map_err(Fatal::usage)?;
     let reload_source = reload::ReloadSource {
         path: cli.config.clone(),
         allow_public_ca: cli.allow_public_ca,
+        shard: sharding.shard,
     };
-    let target = settings.target.directory_url.clone();
+    // Shown in the summary and the reports without its credentials.
+    let target = settings.target.directory_url.to_string();
     let thresholds = settings.thresholds.clone();
     let started_at_unix_s = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let system = actix_rt::System::new();
-    let summary = system
+    let ended = system
         .block_on(daemon::run(
             settings,
             schedule.clone(),
             duration,
             reload_source,
+            sharding,
         ))
         .map_err(Fatal::runtime)?;
 
-    let verdicts = thresholds.evaluate(&summary);
-    println!(
-        "\nwile-e-coyote {} against {target}\n{}{}",
+    let verdicts = thresholds.evaluate(&ended.summary);
+    let mut report = Report::new(
+        target,
         schedule.describe(),
-        summary.to_text(),
-        metrics::thresholds::to_text(&verdicts)
-    );
-    let report = Report {
-        schema_version: SCHEMA_VERSION,
-        tool: "wile-e-coyote",
-        version: env!("CARGO_PKG_VERSION"),
-        target: &target,
-        schedule: &schedule.describe(),
         started_at_unix_s,
-        summary: &summary,
-        thresholds: &verdicts,
-    };
+        ended.summary,
+        verdicts,
+    );
+    report.shard = ShardReport::new(&sharding, ended.skipped);
+    conclude(&cli, &report)
+}
+
+/// `report merge`: the shards' reports added up, printed, written and judged as one run's.
+/// The limits are those of `--config` (or `WEC_THRESHOLDS__*`) when any is set there, else
+/// those the reports were checked against.
+fn merge(cli: &Cli, reports: &[std::path::PathBuf]) -> Result<u8, Fatal> {
+    let settings = Settings::load(cli.config.as_deref()).map_err(Fatal::usage)?;
+    let limits = (!settings.thresholds.is_empty()).then_some(&settings.thresholds);
+    let report = report::merge::merge_files(reports, limits).map_err(Fatal::usage)?;
+    conclude(cli, &report)
+}
+
+/// The end of a run (or of a merge): the summary on stdout, the reports written, and the exit
+/// code its outcome calls for.
+fn conclude(cli: &Cli, report: &Report) -> Result<u8, Fatal> {
+    println!("{}", report.to_text());
     let written = |path: &std::path::Path, result: std::io::Result<()>| {
         result.map_err(|e| Fatal::runtime(anyhow::anyhow!("writing {}: {e}", path.display())))?;
         println!("report written to {}", path.display());
@@ -181,15 +223,18 @@ fn execute(cli: Cli) -> Result<u8, Fatal> {
         written(path, report.write(path))?;
     }
     if let Some(path) = &cli.html_report {
-        written(path, metrics::html::write(&report, path))?;
+        written(path, report::html::write(report, path))?;
     }
+    let summary = &report.summary;
     if summary.chains_ok() == 0 {
         eprintln!(
-            "wile-e-coyote: no chain succeeded ({} failed)",
-            summary.chains_failed()
+            "wile-e-coyote: no chain succeeded ({} failed, {} rate-limited)",
+            summary.chains_failed(),
+            summary.chains_rate_limited()
         );
         return Ok(exit::NO_SUCCESS);
     }
+    let verdicts = &report.thresholds;
     let failed = verdicts.iter().filter(|v| !v.pass).count();
     if failed > 0 {
         eprintln!(

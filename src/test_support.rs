@@ -48,6 +48,17 @@ pub fn self_signed_ca(cn: &str) -> (X509, PKey<Private>) {
     (b.build(), key)
 }
 
+/// An intermediate CA certificate signed by `ca`, and its key.
+pub fn issue_ca(ca: &X509, ca_key: &PKey<Private>, cn: &str) -> (X509, PKey<Private>) {
+    let key = KeyType::P256.generate().unwrap();
+    let mut b = builder(cn, &key);
+    b.set_issuer_name(ca.subject_name()).unwrap();
+    b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        .unwrap();
+    b.sign(ca_key, MessageDigest::sha256()).unwrap();
+    (b.build(), key)
+}
+
 pub fn self_signed_pem() -> Vec<u8> {
     self_signed_ca("Test").0.to_pem().unwrap()
 }

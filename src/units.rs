@@ -1,5 +1,6 @@
 //! Human-friendly durations for the CLI and the config: `30` (seconds, as the original
-//! interface takes them), `500ms`, `2m`, `1h30m`.
+//! interface takes them), `500ms`, `2m`, `1h30m`. Every duration is at most [`MAX_DURATION`], so
+//! any deadline the tool computes from one (an `Instant`, a timer, a schedule's steps) fits.
 
 use std::time::Duration;
 
@@ -13,6 +14,10 @@ pub struct DurationError {
     reason: &'static str,
 }
 
+/// The longest duration accepted anywhere: a year. Longer values are typing mistakes, and
+/// values near `Duration::MAX` would overflow the `Instant`s computed from them.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
+
 /// Parses a duration; a bare number means seconds.
 pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     let err = |reason| DurationError {
@@ -24,7 +29,10 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         return Err(err("empty"));
     }
     if let Ok(secs) = s.parse::<f64>() {
-        return seconds(secs).ok_or_else(|| err("must be a finite, non-negative number"));
+        if !(secs.is_finite() && secs >= 0.0) {
+            return Err(err("must be a finite, non-negative number"));
+        }
+        return seconds(secs).ok_or_else(|| err("longer than the maximum of 365d"));
     }
     let mut total = Duration::ZERO;
     let mut rest = s;
@@ -48,14 +56,33 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
             "d" => 86400.0,
             _ => return Err(err("unknown unit (use ms, s, m, h or d)")),
         };
-        total += seconds(value * scale).ok_or_else(|| err("out of range"))?;
+        total = seconds(value * scale)
+            .and_then(|d| total.checked_add(d))
+            .filter(|d| *d <= MAX_DURATION)
+            .ok_or_else(|| err("longer than the maximum of 365d"))?;
         rest = &after[unit_len..];
     }
     Ok(total)
 }
 
+/// As [`parse_duration`], refusing zero: for bounds such as `--duration`, where zero would end
+/// the run before it starts.
+pub fn parse_positive_duration(input: &str) -> Result<Duration, DurationError> {
+    let d = parse_duration(input)?;
+    if d.is_zero() {
+        return Err(DurationError {
+            input: input.to_owned(),
+            reason: "must be longer than zero",
+        });
+    }
+    Ok(d)
+}
+
+/// `value` seconds, if that is a duration of at most [`MAX_DURATION`].
 fn seconds(value: f64) -> Option<Duration> {
-    Duration::try_from_secs_f64(value).ok()
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| *d <= MAX_DURATION)
 }
 
 /// Formats a duration the way `parse_duration` reads it back (used in logs and reports).
@@ -78,9 +105,7 @@ pub fn deserialize_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration,
     }
     match Raw::deserialize(d)? {
         Raw::Text(s) => parse_duration(&s).map_err(serde::de::Error::custom),
-        Raw::Number(n) => seconds(n).ok_or_else(|| {
-            serde::de::Error::custom(format!("invalid duration {n}: must be non-negative"))
-        }),
+        Raw::Number(n) => parse_duration(&n.to_string()).map_err(serde::de::Error::custom),
     }
 }
 
@@ -121,6 +146,38 @@ mod tests {
         assert!(
             msg.contains("\"10x\"") && msg.contains("unknown unit"),
             "{msg}"
+        );
+    }
+
+    /// Durations that would overflow the `Instant` of a deadline are refused, whatever their
+    /// spelling.
+    #[test]
+    fn durations_are_bounded() {
+        assert_eq!(parse_duration("365d"), Ok(MAX_DURATION));
+        for long in [
+            "1000000000h",
+            "366d",
+            "364d2d",
+            "31536001",
+            "1e30",
+            "18446744073709551616s",
+        ] {
+            let msg = parse_duration(long).unwrap_err().to_string();
+            assert_eq!(
+                msg,
+                format!(
+                    "invalid duration {long:?}: longer than the maximum of 365d \
+                     (examples: 30, 500ms, 2m, 1h30m)"
+                )
+            );
+        }
+        assert_eq!(
+            parse_positive_duration("0").unwrap_err().to_string(),
+            "invalid duration \"0\": must be longer than zero (examples: 30, 500ms, 2m, 1h30m)"
+        );
+        assert_eq!(
+            parse_positive_duration("0.5s"),
+            Ok(Duration::from_millis(500))
         );
     }
 

@@ -5,7 +5,12 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix::Actor;
-use wile_e_coyote::challenge::{http01, Publish, Registry, Response, Withdraw};
+use wile_e_coyote::challenge::{http01, Limits, Publish, Registry, Response, Withdraw};
+
+const LIMITS: Limits = Limits {
+    max_connections: 64,
+    client_timeout: Duration::from_secs(10),
+};
 
 fn free_addr() -> std::net::SocketAddr {
     TcpListener::bind("127.0.0.1:0")
@@ -18,7 +23,7 @@ fn free_addr() -> std::net::SocketAddr {
 async fn serves_published_tokens_and_404_otherwise() {
     let addr = free_addr();
     let registry = Registry::new(Duration::from_secs(60), 100).start();
-    let server = http01::start(registry.clone(), &[addr]).unwrap();
+    let server = http01::start(registry.clone(), &[addr], LIMITS).unwrap();
     let client = awc::Client::default();
     let url = |path: &str| format!("http://{addr}{path}");
 
@@ -70,7 +75,7 @@ async fn serves_published_tokens_and_404_otherwise() {
         .await
         .unwrap();
     assert_eq!(gone.status(), 404);
-    server.stop(true).await;
+    server.stop();
 }
 
 #[actix_rt::test]
@@ -78,6 +83,8 @@ async fn a_taken_port_is_a_clear_error() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let registry = Registry::new(Duration::from_secs(60), 100).start();
-    let err = http01::start(registry, &[addr]).unwrap_err().to_string();
+    let err = http01::start(registry, &[addr], LIMITS)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&addr.to_string()), "{err}");
 }

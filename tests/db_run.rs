@@ -1,6 +1,7 @@
 //! `--mysql` on a real run against Pebble: the storage-side view of the run (high-water marks
 //! of Boulder's tables, here a fixture that a thread fills as a CA would), a database that is
-//! unreachable at start, and one that stops mid-run while the chains carry on.
+//! unreachable at start, one that stops mid-run while the chains carry on, and one that is
+//! slow (not down) mid-run, told apart in the report.
 
 mod common;
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use common::mariadb::MariaDb;
 use common::{show, wait_bounded, wec, Pebble};
+use diesel::connection::SimpleConnection;
 
 #[test]
 fn the_report_shows_how_far_the_tables_grew() {
@@ -112,4 +114,53 @@ fn a_database_stopping_mid_run_does_not_stop_the_chains() {
         stderr.contains("Boulder database at the end of the run"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_slow_database_fails_db_chains_with_timeouts_not_an_outage() {
+    let pebble = Pebble::start();
+    let maria = MariaDb::start();
+    maria.fixture("boulder", "current");
+    let child = pebble
+        .attack("4s")
+        .args(["--mysql", &maria.readonly_dsn("boulder")])
+        .args(["hammer", "2"])
+        .env("WEC_CHAINS__WEIGHTS__ISSUE", "1")
+        .env("WEC_CHAINS__WEIGHTS__DB_GET_CERT", "1")
+        .env("WEC_DB__QUERY_TIMEOUT", "300ms")
+        .env("WEC_DB__CONSISTENCY_CHECKS", "false")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the run is going, another session holds a write lock on certificates for two
+    // seconds: every read of it waits until its statement timeout.
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut locker = maria.admin("boulder");
+    locker
+        .batch_execute("LOCK TABLES certificates WRITE")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    locker.batch_execute("UNLOCK TABLES").unwrap();
+    let out = wait_bounded(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let r = pebble.report();
+    assert!(
+        r["chains"]["issue"]["ok"].as_u64().unwrap() > 5,
+        "{}",
+        show(&out)
+    );
+    assert_eq!(r["chains"]["issue"]["failed"], 0, "{}", show(&out));
+    let failures = r["failures"].as_array().unwrap();
+    let count = |reason: &str| {
+        failures
+            .iter()
+            .filter(|f| f["chain"] == "db-get-cert" && f["reason"] == reason)
+            .map(|f| f["count"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert!(count("db:timeout") > 0, "{failures:?}");
+    assert_eq!(count("db:unavailable"), 0, "{failures:?}");
+    // The lock was gone before the end: the end-of-run snapshot was read.
+    assert!(!r["storage"].is_null(), "{}", show(&out));
 }

@@ -3,39 +3,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, require, show, wait_bounded, wec, Pebble};
-
-/// Runs headless Chromium on `page` with `extra` flags. Its own background traffic goes to a
-/// loopback port where nothing listens and no name resolves, so nothing leaves the machine.
-fn chromium(page: &Path, extra: &[String]) -> std::process::Output {
-    require("chromium");
-    let profile = tempfile::tempdir().unwrap();
-    let child = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--proxy-server=http://127.0.0.1:{}", free_port()))
-        .arg("--host-resolver-rules=MAP * ~NOTFOUND")
-        .args(extra)
-        .arg(format!("file://{}", page.display()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_bounded(child, Duration::from_secs(60))
-}
+use common::{chromium, show, wec, Pebble};
 
 /// Every value of `attribute="…"` in `html`.
 fn attribute_values<'a>(html: &'a str, attribute: &str) -> Vec<&'a str> {

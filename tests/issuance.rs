@@ -14,7 +14,9 @@ fn attackers_issue_certificates_that_chain_to_pebbles_root() {
         pebble
             .attack("4s")
             .args(["hammer", "3"])
-            .env("WEC_CHAINS__ISSUE__NAMES_PER_ORDER", "2"),
+            .env("WEC_CHAINS__ISSUE__NAMES_PER_ORDER", "2")
+            // Every issue a new subscriber: one account per certificate.
+            .env("WEC_CHAINS__ISSUE__NEW_ACCOUNT", "1"),
         Duration::from_secs(60),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));

@@ -11,16 +11,16 @@ use actix::{Actor, Addr};
 use actix_web::{web, App, HttpServer};
 use tokio::sync::mpsc;
 use wile_e_coyote::acme::wire::Directory;
+use wile_e_coyote::acme::Transport;
 use wile_e_coyote::attacker::Shared;
 use wile_e_coyote::chains::{ChainEnv, ChainError, Journey, Journeys};
 use wile_e_coyote::challenge::Registry;
 use wile_e_coyote::config::Settings;
 use wile_e_coyote::metrics::progress::Progress;
-use wile_e_coyote::metrics::summary::Summary;
 use wile_e_coyote::metrics::{GetSummary, Metrics};
 use wile_e_coyote::ramp::{GetStatus, Ramp, RampStatus, Shutdown};
-use wile_e_coyote::reload::ReloadSource;
-use wile_e_coyote::schedule::{Rate, Schedule, Workers};
+use wile_e_coyote::report::summary::Summary;
+use wile_e_coyote::schedule::{Rate, Schedule, Shard, Workers};
 use wile_e_coyote::target::Target;
 
 /// A journey that waits a fixed time.
@@ -29,6 +29,26 @@ struct Wait(Duration);
 impl Journeys for Wait {
     fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<ChainEnv>) -> Journey {
         let wait = self.0;
+        (
+            "wait",
+            Box::pin(async move {
+                actix_rt::time::sleep(wait).await;
+                Ok(())
+            }),
+        )
+    }
+}
+
+/// A journey that waits a fixed time and counts the chains that began.
+struct Counted {
+    wait: Duration,
+    started: AtomicUsize,
+}
+
+impl Journeys for Counted {
+    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<ChainEnv>) -> Journey {
+        let wait = self.wait;
+        self.started.fetch_add(1, Ordering::SeqCst);
         (
             "wait",
             Box::pin(async move {
@@ -99,19 +119,28 @@ struct Daemon {
 }
 
 fn start(schedule: Schedule, journeys: Arc<dyn Journeys>, settings: Settings) -> Daemon {
+    start_shard(schedule, journeys, settings, None, None)
+}
+
+/// As `start`, running `shard`'s part of the schedule from `begin` (`--shard`, `--start-at`).
+fn start_shard(
+    schedule: Schedule,
+    journeys: Arc<dyn Journeys>,
+    settings: Settings,
+    shard: Option<Shard>,
+    begin: Option<Instant>,
+) -> Daemon {
     let metrics = Metrics::new(Progress::off(), None).start();
     let registry = Registry::new(Duration::from_secs(60), 1000).start();
     let target = Target {
-        tls_roots: vec![],
+        tls: Transport::tls_connector(&[]).unwrap(),
         directory: directory(),
     };
     let shared = Shared::new(settings, target, registry, metrics.clone(), journeys).unwrap();
     let (ended, _) = mpsc::unbounded_channel();
-    let source = ReloadSource {
-        path: None,
-        allow_public_ca: false,
-    };
-    let ramp = Ramp::new(schedule, Arc::new(shared), 2, source, ended).start();
+    let ramp = Ramp::new(schedule, Arc::new(shared), 2, ended)
+        .sharded(shard, begin)
+        .start();
     Daemon {
         ramp,
         metrics,
@@ -124,6 +153,26 @@ impl Daemon {
         let wait = at.saturating_sub(self.started.elapsed());
         actix_rt::time::sleep(wait).await;
         self.ramp.send(GetStatus).await.unwrap()
+    }
+
+    /// Polls the status every 10 ms until `done` holds; panics with the last status after
+    /// `limit`. Waiting for a state, not for an instant, keeps a loaded machine from failing
+    /// the test: the schedule's own clock still decides when a step comes.
+    async fn wait_for(
+        &self,
+        what: &str,
+        limit: Duration,
+        done: impl Fn(&RampStatus) -> bool,
+    ) -> RampStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            let status = self.ramp.send(GetStatus).await.unwrap();
+            if done(&status) {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "never {what}: {status:?}");
+            actix_rt::time::sleep(ms(10)).await;
+        }
     }
 
     async fn stop(self, grace: Duration) -> Summary {
@@ -145,17 +194,21 @@ fn ms(n: u64) -> Duration {
 #[actix_rt::test]
 async fn seq_reaches_each_count_in_order() {
     let schedule = Schedule::Workers(Workers::Seq {
-        interval: ms(400),
+        interval: ms(600),
         workers: vec![2, 7, 1, 4],
     });
     let d = start(schedule, Arc::new(Wait(ms(20))), settings(ms(500)));
     for (i, expected) in [2, 7, 1, 4].into_iter().enumerate() {
-        let status = d.status_at(ms(400 * i as u64 + 250)).await;
-        assert_eq!(status.step, i + 1, "{status:?}");
+        let step = i + 1;
+        let status = d
+            .wait_for(&format!("{expected} attackers"), ms(5000), |s| {
+                s.step > step || (s.step == step && s.attackers == expected)
+            })
+            .await;
+        assert_eq!(status.step, step, "step {step} came and went: {status:?}");
         assert_eq!(status.target_attackers, Some(expected), "{status:?}");
-        assert_eq!(status.attackers, expected, "step {}: {status:?}", i + 1);
     }
-    let held = d.status_at(ms(2000)).await;
+    let held = d.status_at(ms(2800)).await;
     assert_eq!((held.step, held.attackers), (4, 4), "the last count holds");
     let summary = d.stop(ms(500)).await;
     assert_eq!(summary.peak_attackers, 7);
@@ -166,36 +219,54 @@ async fn seq_reaches_each_count_in_order() {
 async fn aseq_adds_then_clamps() {
     let schedule = Schedule::Workers(Workers::Aseq {
         increment: 3,
-        target: 8,
-        interval: ms(300),
+        final_workers: 8,
+        interval: ms(500),
     });
     let d = start(schedule, Arc::new(Wait(ms(20))), settings(ms(500)));
-    for (i, expected) in [3, 6, 8, 8].into_iter().enumerate() {
-        let status = d.status_at(ms(300 * i as u64 + 200)).await;
-        assert_eq!(status.attackers, expected, "interval {i}: {status:?}");
+    for (i, expected) in [3, 6, 8].into_iter().enumerate() {
+        let step = i + 1;
+        let status = d
+            .wait_for(&format!("{expected} attackers"), ms(5000), |s| {
+                s.step > step || (s.step == step && s.attackers == expected)
+            })
+            .await;
+        assert_eq!(status.step, step, "interval {i} came and went: {status:?}");
     }
-    let status = d.status_at(ms(1300)).await;
-    assert!(status.lateness.count >= 3);
+    // A fourth interval adds nothing: the count is clamped at its target.
+    let status = d.status_at(ms(2200)).await;
+    assert_eq!((status.step, status.attackers), (3, 8), "{status:?}");
+    assert_eq!(status.lateness.count, 3, "{status:?}");
     d.stop(ms(500)).await;
 }
 
 #[actix_rt::test]
 async fn scale_down_waits_for_the_chain_then_interrupts_after_grace() {
-    // Chains take 2 s; scaling 4 → 1 at 300 ms with a 200 ms grace interrupts 3 of them.
+    // Chains take 10 s; scaling 4 → 1 after 2 s with a 1 s grace interrupts 3 of them.
     let schedule = Schedule::Workers(Workers::Seq {
-        interval: ms(300),
+        interval: ms(2000),
         workers: vec![4, 1],
     });
-    let d = start(schedule, Arc::new(Wait(ms(2000))), settings(ms(200)));
-    let during = d.status_at(ms(400)).await;
+    let journeys = Arc::new(Counted {
+        wait: ms(10_000),
+        started: AtomicUsize::new(0),
+    });
+    let d = start(schedule, journeys.clone(), settings(ms(1000)));
+    let busy = d
+        .wait_for("4 chains started", ms(5000), |_| {
+            journeys.started.load(Ordering::SeqCst) == 4
+        })
+        .await;
+    assert_eq!(busy.step, 1, "the chains started late: {busy:?}");
+    let during = d
+        .wait_for("the scale-down", ms(5000), |s| s.step == 2)
+        .await;
     assert_eq!(during.target_attackers, Some(1));
     assert_eq!(during.retiring_attackers, 3, "still finishing: {during:?}");
-    let after = d.status_at(ms(800)).await;
-    assert_eq!(
-        (after.attackers, after.retiring_attackers),
-        (1, 0),
-        "{after:?}"
-    );
+    let after = d
+        .wait_for("the grace's end", ms(5000), |s| s.retiring_attackers == 0)
+        .await;
+    assert_eq!(after.attackers, 1, "{after:?}");
+    assert!(after.schedule_elapsed_s >= 3.0, "grace was cut: {after:?}");
     let summary = d.stop(ms(100)).await;
     // Three interrupted by the scale-down, the last by the shutdown.
     assert_eq!(summary.chains["wait"].interrupted, 4);
@@ -334,9 +405,81 @@ async fn a_crash_loop_backs_off() {
     });
     let schedule = Schedule::Workers(Workers::Hammer { workers: 2 });
     let d = start(schedule, journeys, settings(ms(500)));
-    // Without back-off two attackers would crash thousands of times in 1.6 s; with 100, 200,
-    // 400, 800 ms pauses each crashes at most 5 times.
-    let status = d.status_at(ms(1600)).await;
-    assert!((2..=10).contains(&status.restarts), "{status:?}");
+    // The first panic may take a while when RUST_BACKTRACE makes the hook symbolise.
+    d.wait_for("two crashes", ms(10_000), |s| s.restarts >= 2)
+        .await;
+    // Without back-off two attackers would crash thousands of times in 1.6 s; with pauses
+    // doubling from 100 ms each crashes at most 5 more times.
+    actix_rt::time::sleep(ms(1600)).await;
+    let status = d.ramp.send(GetStatus).await.unwrap();
+    assert!(status.restarts <= 12, "{status:?}");
     d.stop(ms(500)).await;
+}
+
+/// A shard whose `--start-at` was 1 s ago skips the starts due before it joined and runs its
+/// quarter of the schedule from there; one whose start is ahead waits for it.
+#[actix_rt::test]
+async fn a_shard_joins_late_or_waits_for_its_start() {
+    let shard = Shard::parse("2/4").unwrap();
+    let rate = Rate {
+        per_sec: 100.0,
+        delta: None,
+        max_in_flight: 50,
+    };
+    let quick = || {
+        Arc::new(PanicsFirst {
+            crashes: 0,
+            runs: AtomicUsize::new(0),
+        })
+    };
+    let late = start_shard(
+        Schedule::Rate(rate.clone()),
+        quick(),
+        settings(ms(2000)),
+        Some(shard),
+        Some(Instant::now() - ms(1000)),
+    );
+    let status = late.status_at(ms(500)).await;
+    assert_eq!(status.shard.as_deref(), Some("2/4"));
+    assert_eq!(status.rate_per_s, Some(25.0));
+    // Global starts 0..=99 were due in the first second, 25 of them this shard's; more if the
+    // Ramp joined later: as it started, `schedule_elapsed_s − uptime_s` into the schedule.
+    let joined_by = Duration::from_secs_f64(status.schedule_elapsed_s - status.uptime_s) + ms(20);
+    assert!(
+        (25..=shard.starts_by(&rate, joined_by)).contains(&status.skipped_starts),
+        "{status:?}"
+    );
+    // Skipped and dispatched together are this shard's starts due by now, give or take the
+    // one due between the two readings.
+    let due = shard.starts_by(&rate, Duration::from_secs_f64(status.schedule_elapsed_s));
+    let seen = status.skipped_starts + status.starts;
+    assert!(
+        due.abs_diff(seen) <= 1,
+        "{due} due, {seen} seen: {status:?}"
+    );
+    assert!(status.starts > 0, "{status:?}");
+    late.stop(ms(2000)).await;
+
+    // Far enough ahead that the status below is read before it, even on a loaded machine.
+    let begin = Instant::now() + ms(1500);
+    let early = start_shard(
+        Schedule::Rate(rate),
+        quick(),
+        settings(ms(2000)),
+        Some(shard),
+        Some(begin),
+    );
+    let waiting = early.ramp.send(GetStatus).await.unwrap();
+    assert!(Instant::now() < begin, "the status came after the start");
+    assert_eq!(
+        (waiting.starts, waiting.skipped_starts),
+        (0, 0),
+        "{waiting:?}"
+    );
+    assert_eq!(waiting.schedule_elapsed_s, 0.0);
+    let running = early
+        .wait_for("starts after --start-at", ms(5000), |s| s.starts > 0)
+        .await;
+    assert_eq!(running.skipped_starts, 0, "{running:?}");
+    early.stop(ms(2000)).await;
 }

@@ -4,153 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, ChildStderr, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
-use common::{show, wait_bounded, wec, Pebble};
-use serde_json::Value;
-
-/// A daemon started without a mode and without a duration: the schedule comes from the
-/// config, and it runs until signalled.
-struct Daemon {
-    child: Option<Child>,
-    control: String,
-    log: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Daemon {
-    fn start(config: &Path, env: &[(&str, &str)]) -> Daemon {
-        let mut cmd = wec();
-        cmd.arg("--config")
-            .arg(config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let log = follow(child.stderr.take().unwrap());
-        let mut daemon = Daemon {
-            child: Some(child),
-            control: String::new(),
-            log,
-            seen: Vec::new(),
-        };
-        let line = daemon.wait_for_log("control API on http://");
-        let start = line.find("http://").unwrap() + "http://".len();
-        daemon.control = line[start..].split_whitespace().next().unwrap().to_owned();
-        daemon
-    }
-
-    fn wait_for_log(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
-            return line.clone();
-        }
-        while let Ok(line) = self
-            .log
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            self.seen.push(line.clone());
-            if line.contains(needle) {
-                return line;
-            }
-        }
-        panic!(
-            "no log line with {needle:?}; log so far:\n{}",
-            self.seen.join("\n")
-        );
-    }
-
-    fn request(&self, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
-        let mut stream = TcpStream::connect(&self.control).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n",
-            self.control
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response[9..12].parse().unwrap();
-        let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
-        // actix-web answers with Content-Length, so the body is plain JSON.
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    }
-
-    fn status(&self) -> Value {
-        let (code, body) = self.request("GET", "/status", None);
-        assert_eq!(code, 200, "{body}");
-        body
-    }
-
-    /// Polls /status until `check` holds.
-    fn wait_status(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let status = self.status();
-            if check(&status) {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "{what} never happened: {status}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        assert!(std::process::Command::new("kill")
-            .args([sig, &pid])
-            .status()
-            .unwrap()
-            .success());
-    }
-
-    fn stop(mut self) -> String {
-        self.signal("-TERM");
-        let mut child = self.child.take().unwrap();
-        let mut stdout = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
-        let out = wait_bounded(child, Duration::from_secs(15));
-        assert_eq!(out.status.code(), Some(0), "{}\n{stdout}", show(&out));
-        stdout
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn follow(stderr: ChildStderr) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
+use common::daemon::Daemon;
+use common::Pebble;
 
 fn write_schedule(config: &Path, base: &str, schedule: &str) {
     std::fs::write(config, format!("{base}\n[schedule]\n{schedule}\n")).unwrap();
@@ -266,4 +123,112 @@ fn the_control_api_demands_its_token() {
     let (code, _) = d.request("GET", "/nowhere", Some(token));
     assert_eq!(code, 404);
     drop(d);
+}
+
+/// Without a token, a web page the operator visits cannot drive the API: a foreign `Host` (DNS
+/// rebinding) is refused, and `POST /reload` must be JSON, which a browser does not send
+/// cross-site without a preflight. A refused reload's reason quotes no secret.
+#[test]
+fn the_control_api_refuses_cross_site_requests_and_secrets_stay_out_of_its_answers() {
+    let pebble = Pebble::start();
+    let config = pebble.config();
+    let base = std::fs::read_to_string(&config).unwrap();
+    write_schedule(&config, &base, "mode = \"hammer\"\nworkers = 1");
+    let mut d = Daemon::start(&config, &[("WEC_RUN__WATCH_CONFIG", "false")]);
+    let port = d.control.rsplit(':').next().unwrap().to_owned();
+
+    let (code, body) = d.send(&format!(
+        "GET /status HTTP/1.1\r\nHost: rebound.example:{port}\r\n"
+    ));
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["error"],
+        "the Host header must be localhost or a loopback address with this API's port \
+         (requests from other sites are refused)"
+    );
+    let (code, _) = d.send("GET /status HTTP/1.1\r\n");
+    assert_eq!(code, 403, "no Host, no answer");
+    let (code, body) = d.send(&format!(
+        "GET /status HTTP/1.1\r\nHost: localhost:{port}\r\n"
+    ));
+    assert_eq!(code, 200, "{body}");
+
+    // What an HTML form can send cross-site: refused before anything is reloaded.
+    for content_type in [
+        "",
+        "Content-Type: text/plain\r\n",
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+    ] {
+        let (code, body) = d.send(&format!(
+            "POST /reload HTTP/1.1\r\nHost: {}\r\n{content_type}",
+            d.control
+        ));
+        assert_eq!(code, 415, "{content_type:?}: {body}");
+        assert_eq!(
+            body["error"],
+            "POST /reload needs Content-Type: application/json"
+        );
+    }
+    let (code, body) =
+        d.send("POST /reload HTTP/1.1\r\nHost: evil.example\r\nContent-Type: application/json\r\n");
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(d.status()["reloads"], 0, "nothing refused was applied");
+
+    // A file whose token line is broken: the reason says where, not what the line holds.
+    std::fs::write(
+        &config,
+        // The harness's config ends in [control]: the broken line is its token.
+        format!(
+            "{base}token = \"hunter2-hunter2-hunter2\n[schedule]\nmode = \"hammer\"\nworkers = 1\n"
+        ),
+    )
+    .unwrap();
+    let (code, body) = d.request("POST", "/reload", None);
+    assert_eq!(code, 422, "{body}");
+    let reason = body["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("wec.toml: TOML parse error at line"),
+        "{reason}"
+    );
+    assert!(!reason.contains("hunter2"), "{reason}");
+    let line = d.wait_for_log("rejected, keeping the running config");
+    assert!(!line.contains("hunter2"), "{line}");
+    d.stop();
+}
+
+/// A reload may switch between the closed and the open model: the looping attackers retire
+/// and the open model starts chains at the new rate, then back again, with no chain failed.
+#[test]
+fn a_reload_switches_between_closed_and_open_model() {
+    let pebble = Pebble::start();
+    let config = pebble.config();
+    let base = std::fs::read_to_string(&config).unwrap();
+    write_schedule(&config, &base, "mode = \"hammer\"\nworkers = 2");
+    let d = Daemon::start(&config, &[("WEC_RUN__WATCH_CONFIG", "false")]);
+    d.wait_status("2 attackers", |s| s["attackers"] == 2);
+
+    write_schedule(&config, &base, "mode = \"rate\"\nchains_per_sec = 5");
+    let (code, body) = d.request("POST", "/reload", None);
+    assert_eq!(code, 200, "{body}");
+    let s = d.wait_status("chains started at 5/s", |s| {
+        s["mode"] == "rate" && s["starts"].as_u64() >= Some(3)
+    });
+    assert_eq!(s["rate_per_s"], 5.0, "{s}");
+    assert_eq!(s["target_attackers"], serde_json::Value::Null, "{s}");
+
+    write_schedule(&config, &base, "mode = \"hammer\"\nworkers = 3");
+    let (code, body) = d.request("POST", "/reload", None);
+    assert_eq!(code, 200, "{body}");
+    let s = d.wait_status("3 looping attackers", |s| {
+        s["mode"] == "hammer" && s["attackers"] == 3 && s["retiring_attackers"] == 0
+    });
+    assert_eq!(s["reloads"], 2, "{s}");
+    let summary = d.stop();
+    assert!(summary.contains("chains ok"), "{summary}");
+    let failed = summary
+        .lines()
+        .find(|l| l.starts_with("issue "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap_or_else(|| panic!("no issue row: {summary}"));
+    assert_eq!(failed, "0", "{summary}");
 }

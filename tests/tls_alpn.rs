@@ -11,7 +11,12 @@ use std::time::Duration;
 use actix::Actor;
 use common::{free_port, require, run_bounded};
 use openssl::hash::{hash, MessageDigest};
-use wile_e_coyote::challenge::{tlsalpn01, Publish, Registry, Response, Withdraw};
+use wile_e_coyote::challenge::{tlsalpn01, Limits, Publish, Registry, Response, Withdraw};
+
+const LIMITS: Limits = Limits {
+    max_connections: 64,
+    client_timeout: Duration::from_secs(10),
+};
 
 const NAME: &str = "vx2kq9d0a1b2c3.wile.test";
 const KEY_AUTHORIZATION: &str = "tok-abc.thumbprint-xyz";
@@ -69,7 +74,7 @@ async fn presents_the_rfc8737_certificate_and_refuses_everything_else() {
     require("openssl");
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let registry = Registry::new(Duration::from_secs(60), 100);
-    let server = tlsalpn01::start(registry.alpn_certs(), &[addr]).unwrap();
+    let server = tlsalpn01::start(registry.alpn_certs(), &[addr], LIMITS).unwrap();
     let registry = registry.start();
     let ticket = registry
         .send(Publish(Response::TlsAlpn01 {
@@ -176,7 +181,7 @@ async fn a_taken_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let registry = Registry::new(Duration::from_secs(60), 10);
-    let err = tlsalpn01::start(registry.alpn_certs(), &[addr])
+    let err = tlsalpn01::start(registry.alpn_certs(), &[addr], LIMITS)
         .unwrap_err()
         .to_string();
     assert!(

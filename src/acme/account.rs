@@ -1,33 +1,44 @@
-//! What an account does (RFC 8555 §7.3–§7.5): register, look itself up, read, update and
-//! deactivate itself, order (renewing with RFC 9773 `replaces`), fetch, answer and deactivate
+//! What an account does
+//! ([RFC 8555 §7.3](https://www.rfc-editor.org/rfc/rfc8555#section-7.3)–[§7.5](https://www.rfc-editor.org/rfc/rfc8555#section-7.5)):
+//! register, look itself up, read, update and deactivate itself, order (renewing with
+//! [RFC 9773](https://www.rfc-editor.org/rfc/rfc9773) `replaces`), fetch, answer and deactivate
 //! authorizations, finalize, poll and download.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::jws::Signer;
 use super::wire::{
     AccountObject, AccountUpdate, Authorization, AuthorizationStatus, AuthorizationUpdate,
-    Challenge, ChallengeType, Finalize, Identifier, NewAccount, NewOrder, Order, OrderStatus,
+    Challenge, ChallengeType, Finalize, NewAccount, NewOrder, Order, OrderStatus,
 };
 use super::{b64, AccountKey, AcmeError, Client, Endpoint, Response};
 
 /// A registered account: its key and its URL (the `kid` of every later request).
 #[derive(Debug)]
 pub struct Account {
+    /// Signs every request of the account.
     pub key: AccountKey,
+    /// Where the CA keeps the account; the `kid` of its requests
+    /// ([RFC 8555 §7.3](https://www.rfc-editor.org/rfc/rfc8555#section-7.3)).
     pub url: String,
     /// Set when the CA answered `accountDoesNotExist` to a request signed by this account (it
     /// forgot the account, e.g. after a restart): the pool then drops it.
     forgotten: AtomicBool,
+    /// Set when the CA refused a request of this account with `rateLimited` and said when to
+    /// come back (`Retry-After`): the pool hands it out again only after that.
+    limited_until: Mutex<Option<Instant>>,
 }
 
 impl Account {
+    /// An account the CA knows at `url` by `key`, neither forgotten nor set aside.
     pub fn new(key: AccountKey, url: String) -> Self {
         Account {
             key,
             url,
             forgotten: AtomicBool::new(false),
+            limited_until: Mutex::new(None),
         }
     }
 
@@ -39,17 +50,31 @@ impl Account {
     pub fn is_forgotten(&self) -> bool {
         self.forgotten.load(Ordering::Relaxed)
     }
+
+    /// Whether a rate limit's `Retry-After` still holds at `now`.
+    pub fn is_limited(&self, now: Instant) -> bool {
+        let until = *self.limited_until.lock().unwrap_or_else(|e| e.into_inner());
+        until.is_some_and(|until| until > now)
+    }
+
+    /// The account is not to be used for `wait` from now.
+    pub fn set_aside(&self, wait: Duration) {
+        *self.limited_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + wait);
+    }
 }
 
 /// A created order and its URL.
 #[derive(Debug)]
 pub struct OrderHandle {
+    /// The order's URL (its `Location`), where it is polled.
     pub url: String,
+    /// The order as newOrder answered it.
     pub order: Order,
 }
 
 impl Client {
-    /// newAccount (RFC 8555 §7.3), agreeing to the terms of service.
+    /// newAccount ([RFC 8555 §7.3](https://www.rfc-editor.org/rfc/rfc8555#section-7.3)), agreeing
+    /// to the terms of service.
     pub async fn new_account(
         &self,
         key: AccountKey,
@@ -66,12 +91,13 @@ impl Client {
         let response = self
             .post(endpoint, &url, Signer::Jwk(&key), Some(&payload), None)
             .await?;
-        let url = response.location(endpoint)?;
+        let url = self.answered(response.location(endpoint))?;
         Ok(Account::new(key, url))
     }
 
-    /// newAccount with `onlyReturnExisting` (RFC 8555 §7.3.1): the URL of the account `key`
-    /// belongs to, without creating one (`accountDoesNotExist` when there is none).
+    /// newAccount with `onlyReturnExisting`
+    /// ([RFC 8555 §7.3.1](https://www.rfc-editor.org/rfc/rfc8555#section-7.3.1)): the URL of the
+    /// account `key` belongs to, without creating one (`accountDoesNotExist` when there is none).
     pub async fn find_account(&self, key: &AccountKey) -> Result<String, AcmeError> {
         let endpoint = Endpoint::NewAccount;
         let payload = serde_json::to_vec(&NewAccount {
@@ -81,18 +107,21 @@ impl Client {
         })
         .expect("serialisable");
         let url = self.directory().new_account.clone();
-        self.post(endpoint, &url, Signer::Jwk(key), Some(&payload), None)
-            .await?
-            .location(endpoint)
+        let response = self
+            .post(endpoint, &url, Signer::Jwk(key), Some(&payload), None)
+            .await?;
+        self.answered(response.location(endpoint))
     }
 
-    /// POST-as-GET the account (RFC 8555 §7.3).
+    /// POST-as-GET the account
+    /// ([RFC 8555 §7.3](https://www.rfc-editor.org/rfc/rfc8555#section-7.3)).
     pub async fn account(&self, account: &Account) -> Result<AccountObject, AcmeError> {
         self.post_as_get(account, Endpoint::Account, &account.url)
             .await
     }
 
-    /// Replaces the account's contacts (RFC 8555 §7.3.2).
+    /// Replaces the account's contacts
+    /// ([RFC 8555 §7.3.2](https://www.rfc-editor.org/rfc/rfc8555#section-7.3.2)).
     pub async fn update_contact(
         &self,
         account: &Account,
@@ -108,7 +137,8 @@ impl Client {
         .await
     }
 
-    /// Deactivates the account for good (RFC 8555 §7.3.6).
+    /// Deactivates the account for good
+    /// ([RFC 8555 §7.3.6](https://www.rfc-editor.org/rfc/rfc8555#section-7.3.6)).
     pub async fn deactivate_account(&self, account: &Account) -> Result<AccountObject, AcmeError> {
         self.update_account(
             account,
@@ -127,41 +157,39 @@ impl Client {
     ) -> Result<AccountObject, AcmeError> {
         let endpoint = Endpoint::Account;
         let payload = serde_json::to_vec(update).expect("serialisable");
-        self.post_by(account, endpoint, &account.url, Some(&payload), None)
-            .await?
-            .json(endpoint)
+        let response = self
+            .post_by(account, endpoint, &account.url, Some(&payload), None)
+            .await?;
+        self.answered(response.json(endpoint))
     }
 
-    /// newOrder (RFC 8555 §7.4); `replaces` names the certificate this order renews (the ARI
-    /// certID, RFC 9773 §5).
+    /// newOrder ([RFC 8555 §7.4](https://www.rfc-editor.org/rfc/rfc8555#section-7.4)); `replaces`
+    /// names the certificate this order renews (the ARI certID,
+    /// [RFC 9773 §5](https://www.rfc-editor.org/rfc/rfc9773#section-5)).
     pub async fn new_order(
         &self,
         account: &Account,
-        identifiers: &[Identifier],
-        replaces: Option<&str>,
+        order: &NewOrder<'_>,
     ) -> Result<OrderHandle, AcmeError> {
         let endpoint = Endpoint::NewOrder;
-        let payload = serde_json::to_vec(&NewOrder {
-            identifiers,
-            replaces,
-        })
-        .expect("serialisable");
+        let payload = serde_json::to_vec(order).expect("serialisable");
         let url = self.directory().new_order.clone();
         let response = self
             .post_by(account, endpoint, &url, Some(&payload), None)
             .await?;
         Ok(OrderHandle {
-            url: response.location(endpoint)?,
-            order: response.json(endpoint)?,
+            url: self.answered(response.location(endpoint))?,
+            order: self.answered(response.json(endpoint))?,
         })
     }
 
-    /// POST-as-GET an order (RFC 8555 §7.4).
+    /// POST-as-GET an order ([RFC 8555 §7.4](https://www.rfc-editor.org/rfc/rfc8555#section-7.4)).
     pub async fn order(&self, account: &Account, url: &str) -> Result<Order, AcmeError> {
         self.post_as_get(account, Endpoint::Order, url).await
     }
 
-    /// POST-as-GET an authorization (RFC 8555 §7.5).
+    /// POST-as-GET an authorization
+    /// ([RFC 8555 §7.5](https://www.rfc-editor.org/rfc/rfc8555#section-7.5)).
     pub async fn authorization(
         &self,
         account: &Account,
@@ -170,7 +198,9 @@ impl Client {
         self.post_as_get(account, Endpoint::Authz, url).await
     }
 
-    /// Deactivates an authorization (RFC 8555 §7.5.2): POST `{"status": "deactivated"}`.
+    /// Deactivates an authorization
+    /// ([RFC 8555 §7.5.2](https://www.rfc-editor.org/rfc/rfc8555#section-7.5.2)): POST
+    /// `{"status": "deactivated"}`.
     pub async fn deactivate_authorization(
         &self,
         account: &Account,
@@ -181,12 +211,14 @@ impl Client {
             status: "deactivated",
         })
         .expect("serialisable");
-        self.post_by(account, endpoint, url, Some(&payload), None)
-            .await?
-            .json(endpoint)
+        let response = self
+            .post_by(account, endpoint, url, Some(&payload), None)
+            .await?;
+        self.answered(response.json(endpoint))
     }
 
-    /// Tells the server the challenge response is in place (RFC 8555 §7.5.1): POST `{}`.
+    /// Tells the server the challenge response is in place
+    /// ([RFC 8555 §7.5.1](https://www.rfc-editor.org/rfc/rfc8555#section-7.5.1)): POST `{}`.
     pub async fn respond(
         &self,
         account: &Account,
@@ -194,12 +226,14 @@ impl Client {
         kind: ChallengeType,
     ) -> Result<Challenge, AcmeError> {
         let endpoint = Endpoint::Challenge(kind);
-        self.post_by(account, endpoint, url, Some(b"{}"), None)
-            .await?
-            .json(endpoint)
+        let response = self
+            .post_by(account, endpoint, url, Some(b"{}"), None)
+            .await?;
+        self.answered(response.json(endpoint))
     }
 
-    /// Polls an authorization until it leaves `pending` (RFC 8555 §7.5.1).
+    /// Polls an authorization until it leaves `pending`
+    /// ([RFC 8555 §7.5.1](https://www.rfc-editor.org/rfc/rfc8555#section-7.5.1)).
     pub async fn poll_authorization(
         &self,
         account: &Account,
@@ -211,7 +245,8 @@ impl Client {
         .await
     }
 
-    /// finalize with a DER CSR (RFC 8555 §7.4).
+    /// finalize with a DER CSR
+    /// ([RFC 8555 §7.4](https://www.rfc-editor.org/rfc/rfc8555#section-7.4)).
     pub async fn finalize(
         &self,
         account: &Account,
@@ -220,9 +255,10 @@ impl Client {
     ) -> Result<Order, AcmeError> {
         let endpoint = Endpoint::Finalize;
         let payload = serde_json::to_vec(&Finalize { csr: b64(csr_der) }).expect("serialisable");
-        self.post_by(account, endpoint, finalize_url, Some(&payload), None)
-            .await?
-            .json(endpoint)
+        let response = self
+            .post_by(account, endpoint, finalize_url, Some(&payload), None)
+            .await?;
+        self.answered(response.json(endpoint))
     }
 
     /// Polls an order until it is neither `pending`, `ready` nor `processing`: issuance is
@@ -236,8 +272,14 @@ impl Client {
         .await
     }
 
-    /// Downloads the certificate chain as PEM (RFC 8555 §7.4.2).
-    pub async fn certificate(&self, account: &Account, url: &str) -> Result<String, AcmeError> {
+    /// Downloads the certificate chain
+    /// ([RFC 8555 §7.4.2](https://www.rfc-editor.org/rfc/rfc8555#section-7.4.2)): the DER of each
+    /// certificate, the leaf first.
+    pub async fn certificate(
+        &self,
+        account: &Account,
+        url: &str,
+    ) -> Result<Vec<Vec<u8>>, AcmeError> {
         let endpoint = Endpoint::Certificate;
         let response = self
             .post_by(
@@ -248,7 +290,7 @@ impl Client {
                 Some("application/pem-certificate-chain"),
             )
             .await?;
-        response.pem(endpoint)
+        self.answered(response.certificates(endpoint))
     }
 
     async fn post_as_get<T: serde::de::DeserializeOwned>(
@@ -257,13 +299,12 @@ impl Client {
         endpoint: Endpoint,
         url: &str,
     ) -> Result<T, AcmeError> {
-        self.post_by(account, endpoint, url, None, None)
-            .await?
-            .json(endpoint)
+        let response = self.post_by(account, endpoint, url, None, None).await?;
+        self.answered(response.json(endpoint))
     }
 
     /// A POST signed by `account` (its URL as `kid`); an `accountDoesNotExist` answer marks
-    /// the account forgotten.
+    /// the account forgotten, a `rateLimited` one with `Retry-After` sets it aside that long.
     pub(crate) async fn post_by(
         &self,
         account: &Account,
@@ -275,10 +316,16 @@ impl Client {
         let result = self
             .post(endpoint, url, account.signer(), payload, accept)
             .await;
-        if let Err(e) = &result {
-            if e.is_account_forgotten() {
-                account.forgotten.store(true, Ordering::Relaxed);
+        match &result {
+            Err(e) if e.is_account_forgotten() => account.forgotten.store(true, Ordering::Relaxed),
+            Err(AcmeError::Problem {
+                retry_after: Some(wait),
+                ..
+            }) if result.as_ref().is_err_and(AcmeError::is_rate_limited) => {
+                account.set_aside((*wait).min(self.settings().max_rate_limit_wait));
+                self.forget_asked_wait();
             }
+            _ => {}
         }
         result
     }
@@ -299,7 +346,7 @@ impl Client {
         let mut backoff = settings.poll_interval;
         loop {
             let response = self.post_by(account, endpoint, url, None, None).await?;
-            let object: T = response.json(endpoint)?;
+            let object: T = self.answered(response.json(endpoint))?;
             let Some(state) = waiting(&object) else {
                 return Ok(object);
             };

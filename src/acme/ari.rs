@@ -1,24 +1,40 @@
-//! ACME Renewal Information (RFC 9773): the certificate identifier and the renewalInfo
-//! resource, fetched with a plain GET (it needs no account).
+//! ACME Renewal Information ([RFC 9773](https://www.rfc-editor.org/rfc/rfc9773)): the certificate
+//! identifier and the renewalInfo resource, fetched with a plain GET (it needs no account).
 
+use openssl::error::ErrorStack;
 use openssl::x509::X509;
 
 use super::wire::RenewalInfo;
 use super::{b64, AcmeError, Client, Endpoint};
 
-/// The ARI certificate identifier (RFC 9773 §4.1): the base64url keyIdentifier of the
-/// certificate's Authority Key Identifier, a dot, and the base64url DER encoding of its serial
-/// number's value (two's complement, so a leading zero byte when the high bit is set).
-pub fn cert_id(certificate_der: &[u8]) -> Result<String, String> {
-    let cert =
-        X509::from_der(certificate_der).map_err(|e| format!("not a DER certificate: {e}"))?;
+/// Why a certificate has no ARI identifier.
+#[derive(Debug, thiserror::Error)]
+pub enum CertIdError {
+    /// The bytes do not parse as a DER certificate.
+    #[error("not a DER certificate: {0}")]
+    NotDer(ErrorStack),
+    /// The certID is built from the Authority Key Identifier, which this certificate lacks.
+    #[error("the certificate has no Authority Key Identifier keyIdentifier")]
+    NoKeyIdentifier,
+    /// The serial number could not be read.
+    #[error("serial number: {0}")]
+    Serial(ErrorStack),
+}
+
+/// The ARI certificate identifier
+/// ([RFC 9773 §4.1](https://www.rfc-editor.org/rfc/rfc9773#section-4.1)): the base64url
+/// keyIdentifier of the certificate's Authority Key Identifier, a dot, and the base64url DER
+/// encoding of its serial number's value (two's complement, so a leading zero byte when the high
+/// bit is set).
+pub fn cert_id(certificate_der: &[u8]) -> Result<String, CertIdError> {
+    let cert = X509::from_der(certificate_der).map_err(CertIdError::NotDer)?;
     let key_id = cert
         .authority_key_id()
-        .ok_or("the certificate has no Authority Key Identifier keyIdentifier")?;
+        .ok_or(CertIdError::NoKeyIdentifier)?;
     let mut serial = cert
         .serial_number()
         .to_bn()
-        .map_err(|e| format!("serial number: {e}"))?
+        .map_err(CertIdError::Serial)?
         .to_vec();
     if serial.first().is_none_or(|b| b & 0x80 != 0) {
         serial.insert(0, 0);
@@ -26,13 +42,27 @@ pub fn cert_id(certificate_der: &[u8]) -> Result<String, String> {
     Ok(format!("{}.{}", b64(key_id.as_slice()), b64(serial)))
 }
 
+/// The serial number (minimal lowercase hex) a certificate identifier names.
+pub fn serial_of(cert_id: &str) -> Option<String> {
+    use base64::Engine;
+    let (_, serial) = cert_id.split_once('.')?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(serial)
+        .ok()?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let minimal = hex.trim_start_matches('0');
+    Some(if minimal.is_empty() { "0" } else { minimal }.to_owned())
+}
+
 impl Client {
-    /// GET `<renewalInfo>/<certID>` (RFC 9773 §4.1).
+    /// GET `<renewalInfo>/<certID>`
+    /// ([RFC 9773 §4.1](https://www.rfc-editor.org/rfc/rfc9773#section-4.1)).
     pub async fn renewal_info(&self, cert_id: &str) -> Result<RenewalInfo, AcmeError> {
         let endpoint = Endpoint::RenewalInfo;
         let base = self.directory_entry(endpoint, self.directory().renewal_info.as_deref())?;
         let url = format!("{}/{cert_id}", base.trim_end_matches('/'));
-        self.get(endpoint, &url, None).await?.json(endpoint)
+        let response = self.get(endpoint, &url, None).await?;
+        self.answered(response.json(endpoint))
     }
 }
 
@@ -102,9 +132,9 @@ mod tests {
         b.build().to_der().unwrap()
     }
 
-    /// RFC 9773 §4.1's example: keyIdentifier 69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:
-    /// DE:01:C8:D4 and serial 0x87654321 (DER value 00 87 65 43 21) give
-    /// `aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE`.
+    /// [RFC 9773 §4.1](https://www.rfc-editor.org/rfc/rfc9773#section-4.1)'s example: keyIdentifier
+    /// 69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:DE:01:C8:D4 and serial 0x87654321 (DER value
+    /// 00 87 65 43 21) give `aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE`.
     #[test]
     fn rfc9773_example_cert_id() {
         let key_id = [
@@ -127,10 +157,14 @@ mod tests {
     #[test]
     fn a_certificate_without_aki_has_no_cert_id() {
         let (ca, _) = crate::test_support::self_signed_ca("no AKI");
-        let err = cert_id(&ca.to_der().unwrap()).unwrap_err();
-        assert!(err.contains("Authority Key Identifier"), "{err}");
+        let err = cert_id(&ca.to_der().unwrap()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the certificate has no Authority Key Identifier keyIdentifier"
+        );
         assert!(cert_id(b"junk")
             .unwrap_err()
-            .contains("not a DER certificate"));
+            .to_string()
+            .starts_with("not a DER certificate: "));
     }
 }

@@ -7,7 +7,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use awc::http::header::{HeaderMap, ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT};
+use awc::http::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT,
+};
 use awc::http::{Method, StatusCode};
 use bytes::Bytes;
 use openssl::ssl::{SslConnector, SslMethod};
@@ -17,21 +19,39 @@ use serde::de::DeserializeOwned;
 use super::jws::{self, Signer};
 use super::nonce::NoncePool;
 use super::wire::Directory;
-use super::{AcmeError, Endpoint, Problem, RequestOutcome, RequestRecord};
+use super::{AcmeError, Convergence, Endpoint, Problem, RequestOutcome, RequestRecord};
+use crate::printable::printable;
 
 /// Limits and timings of the client, from the config's `[target]` and `[polling]`.
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
+    /// Bound on one exchange, from sending to the last body byte; also bounds connecting and
+    /// the TLS handshake.
     pub request_timeout: Duration,
+    /// A longer body fails the exchange as malformed.
     pub max_response_bytes: usize,
+    /// How often one request is signed and sent again after `badNonce`
+    /// ([RFC 8555 §6.5](https://www.rfc-editor.org/rfc/rfc8555#section-6.5)).
     pub bad_nonce_retries: u32,
+    /// Keep-alive connections per attacker thread.
     pub connections: usize,
     /// First pause between polls; doubles up to `poll_max_interval`.
     pub poll_interval: Duration,
+    /// Longest pause between polls.
     pub poll_max_interval: Duration,
+    /// Polling gives up on an object still pending or processing after this long
+    /// ([`AcmeError::StillPending`]).
     pub poll_timeout: Duration,
+    /// Cap on a server's `Retry-After` between polls, so one answer cannot park a chain for hours.
     pub max_retry_after: Duration,
+    /// Longest an account refused with `rateLimited` is set aside (its `Retry-After`, capped).
+    pub max_rate_limit_wait: Duration,
 }
+
+/// The TLS context for the target could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("TLS setup: {0}")]
+pub struct TlsSetupError(#[from] openssl::error::ErrorStack);
 
 /// Nonces kept per thread; more would only go stale.
 const NONCE_POOL_SIZE: usize = 256;
@@ -44,6 +64,7 @@ pub struct Transport {
 }
 
 impl Transport {
+    /// A transport over `http` (from [`Transport::http_client`]) with an empty nonce pool.
     pub fn new(http: awc::Client, settings: ClientSettings) -> Self {
         Transport {
             http,
@@ -52,24 +73,30 @@ impl Transport {
         }
     }
 
-    /// An HTTP/1.1 keep-alive client trusting the system store plus `roots` (the target's
-    /// private CA). Certificate verification is always on.
-    pub fn http_client(roots: &[X509], settings: &ClientSettings) -> Result<awc::Client, String> {
-        let tls = || -> Result<SslConnector, openssl::error::ErrorStack> {
-            let mut builder = SslConnector::builder(SslMethod::tls_client())?;
-            for root in roots {
-                builder.cert_store_mut().add_cert(root.clone())?;
-            }
-            builder.set_alpn_protos(b"\x08http/1.1")?;
-            Ok(builder.build())
-        };
-        let tls = tls().map_err(|e| format!("TLS setup: {e}"))?;
+    /// The TLS side of [`Transport::http_client`]: HTTP/1.1 over TLS trusting the system store
+    /// plus `roots` (the target's private CA), certificate verification always on. Built once
+    /// (it is what can fail) and shared by every attacker thread.
+    pub fn tls_connector(roots: &[X509]) -> Result<SslConnector, TlsSetupError> {
+        let mut builder = SslConnector::builder(SslMethod::tls_client())?;
+        for root in roots {
+            builder.cert_store_mut().add_cert(root.clone())?;
+        }
+        builder.set_alpn_protos(b"\x08http/1.1")?;
+        // Read whole socket buffers rather than a 5-byte record header then its body: one
+        // recvfrom per answer instead of two or three.
+        builder.set_read_ahead(true);
+        Ok(builder.build())
+    }
+
+    /// An HTTP/1.1 keep-alive client over `tls` (from [`Transport::tls_connector`]). An awc
+    /// client lives on one thread, so each attacker thread makes its own.
+    pub fn http_client(tls: SslConnector, settings: &ClientSettings) -> awc::Client {
         let connector = awc::Connector::new()
             .openssl(tls)
             .limit(settings.connections)
             .timeout(settings.request_timeout)
             .handshake_timeout(settings.request_timeout);
-        Ok(awc::Client::builder()
+        awc::Client::builder()
             .connector(connector)
             .timeout(settings.request_timeout)
             .disable_redirects()
@@ -77,20 +104,28 @@ impl Transport {
                 USER_AGENT,
                 concat!("wile-e-coyote/", env!("CARGO_PKG_VERSION")),
             ))
-            .finish())
+            .finish()
     }
 
+    /// The limits and timings it was made with.
     pub fn settings(&self) -> &ClientSettings {
         &self.settings
     }
 
-    /// Fetches and parses the directory (RFC 8555 §7.1.1).
+    /// Fetches and parses the directory
+    /// ([RFC 8555 §7.1.1](https://www.rfc-editor.org/rfc/rfc8555#section-7.1.1)).
     pub async fn fetch_directory(
         &self,
         url: &str,
     ) -> (Result<Directory, AcmeError>, RequestRecord) {
         let endpoint = Endpoint::Directory;
-        let (response, record) = self.exchange(endpoint, Method::GET, url, None, None).await;
+        let no_headers = Headers {
+            accept: None,
+            source: None,
+        };
+        let (response, record) = self
+            .exchange(endpoint, Method::GET, url, None, no_headers)
+            .await;
         let directory = response.and_then(|r| r.success(endpoint)?.json(endpoint));
         (directory, record)
     }
@@ -103,15 +138,18 @@ impl Transport {
         method: Method,
         url: &str,
         body: Option<String>,
-        accept: Option<&'static str>,
+        headers: Headers<'_>,
     ) -> (Result<Response, AcmeError>, RequestRecord) {
         let settings = &self.settings;
         let mut request = self.http.request(method, url);
         if body.is_some() {
             request = request.insert_header((CONTENT_TYPE, "application/jose+json"));
         }
-        if let Some(accept) = accept {
+        if let Some(accept) = headers.accept {
             request = request.insert_header((ACCEPT, accept));
+        }
+        if let Some((name, value)) = headers.source {
+            request = request.insert_header((name.clone(), value.clone()));
         }
         let bytes_out = request_bytes(&request, body.as_ref().map_or(0, String::len));
         let limit = settings.max_response_bytes;
@@ -151,8 +189,10 @@ impl Transport {
                 if let Some(nonce) = r.headers.get("replay-nonce").and_then(|v| v.to_str().ok()) {
                     self.nonces.borrow_mut().put(nonce.to_owned());
                 }
-                let outcome = if r.status.is_success() || r.status.is_redirection() {
+                let outcome = if r.status.is_success() {
                     RequestOutcome::Ok
+                } else if r.status == StatusCode::TOO_MANY_REQUESTS {
+                    RequestOutcome::RateLimited
                 } else {
                     RequestOutcome::Failed
                 };
@@ -172,39 +212,68 @@ impl Transport {
     }
 }
 
+/// Headers of one exchange beyond those every request carries.
+struct Headers<'a> {
+    accept: Option<&'static str>,
+    /// The subscriber's address, for a CA behind a proxy that reads it from a header.
+    source: Option<&'a (HeaderName, HeaderValue)>,
+}
+
 /// One chain's view of the CA: shares its thread's [`Transport`] and keeps the records of the
 /// exchanges it made, and the expected refusals the chain met.
 pub struct Client {
     transport: Rc<Transport>,
     directory: Arc<Directory>,
+    source: Option<(HeaderName, HeaderValue)>,
     records: RefCell<Vec<RequestRecord>>,
     bad_nonce_retries: Cell<u32>,
     expected: RefCell<Vec<String>>,
+    converged: RefCell<Vec<Convergence>>,
+    profile: RefCell<Option<Arc<str>>>,
+    asked_wait: Cell<Option<Duration>>,
 }
 
 /// A response whose body was read completely (within the size limit).
 #[derive(Debug)]
 pub struct Response {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// The headers, where `Location`, `Replay-Nonce` and `Retry-After` are read.
     pub headers: HeaderMap,
+    /// The whole body, at most `max_response_bytes`.
     pub body: Bytes,
 }
 
 impl Client {
+    /// A client for one chain over its thread's transport, with nothing recorded yet.
     pub fn new(transport: Rc<Transport>, directory: Arc<Directory>) -> Self {
         Client {
             transport,
             directory,
+            source: None,
             records: RefCell::new(Vec::new()),
             bad_nonce_retries: Cell::new(0),
             expected: RefCell::new(Vec::new()),
+            converged: RefCell::new(Vec::new()),
+            profile: RefCell::new(None),
+            asked_wait: Cell::new(None),
         }
     }
 
+    /// Every request of this client carries `header: address`, as if it came through a proxy
+    /// from a subscriber at that address (`target.source_address_header`).
+    pub fn with_source_address(mut self, header: &HeaderName, address: std::net::IpAddr) -> Self {
+        let value = HeaderValue::try_from(address.to_string()).expect("an address is a value");
+        self.source = Some((header.clone(), value));
+        self
+    }
+
+    /// The CA's directory, read once and shared by every chain.
     pub fn directory(&self) -> &Directory {
         &self.directory
     }
 
+    /// The limits and timings of its transport.
     pub fn settings(&self) -> &ClientSettings {
         &self.transport.settings
     }
@@ -227,15 +296,42 @@ impl Client {
     /// As [`Client::note_expected`], for a refusal: the exchange just made is marked
     /// [`RequestOutcome::Expected`] instead of failed.
     pub fn expected_refusal(&self, outcome: String) {
+        self.mark_last_expected();
+        self.note_expected(outcome);
+    }
+
+    /// The exchange just made was refused as the chain expects (a CA still answering from the
+    /// state before a change, a deactivated account read back): counted as
+    /// [`RequestOutcome::Expected`], not as a failure of the endpoint.
+    pub fn mark_last_expected(&self) {
         if let Some(last) = self.records.borrow_mut().last_mut() {
             last.outcome = RequestOutcome::Expected;
         }
-        self.note_expected(outcome);
     }
 
     /// The expected outcomes noted so far, leaving the list empty.
     pub fn take_expected(&self) -> Vec<String> {
         self.expected.take()
+    }
+
+    /// Notes how long the CA took to agree with a change read back.
+    pub fn note_converged(&self, convergence: Convergence) {
+        self.converged.borrow_mut().push(convergence);
+    }
+
+    /// The convergences noted so far, leaving the list empty.
+    pub fn take_converged(&self) -> Vec<Convergence> {
+        self.converged.take()
+    }
+
+    /// Notes the certificate profile the chain ordered with (the last one counts).
+    pub fn note_profile(&self, profile: Arc<str>) {
+        *self.profile.borrow_mut() = Some(profile);
+    }
+
+    /// The profile noted, if any, leaving none.
+    pub fn take_profile(&self) -> Option<Arc<str>> {
+        self.profile.take()
     }
 
     async fn exchange(
@@ -246,12 +342,49 @@ impl Client {
         body: Option<String>,
         accept: Option<&'static str>,
     ) -> Result<Response, AcmeError> {
+        let headers = Headers {
+            accept,
+            source: self.source.as_ref(),
+        };
         let (result, record) = self
             .transport
-            .exchange(endpoint, method, url, body, accept)
+            .exchange(endpoint, method, url, body, headers)
             .await;
         self.records.borrow_mut().push(record);
+        if let Ok(response) = &result {
+            let refused = response.status.is_client_error() || response.status.is_server_error();
+            if let Some(wait) = response.retry_after().filter(|_| refused) {
+                let longest = self.asked_wait.get().map_or(wait, |w| w.max(wait));
+                self.asked_wait.set(Some(longest));
+            }
+        }
         result
+    }
+
+    /// `parsed` is what was read from the answer of the exchange just made: an answer that does not
+    /// hold what [RFC 8555](https://www.rfc-editor.org/rfc/rfc8555) requires (garbage JSON, a
+    /// missing header, no certificate) makes that exchange a failure of its endpoint, not a
+    /// success.
+    pub(crate) fn answered<T>(&self, parsed: Result<T, AcmeError>) -> Result<T, AcmeError> {
+        if let Err(AcmeError::Malformed { endpoint, .. }) = &parsed {
+            let mut records = self.records.borrow_mut();
+            if let Some(last) = records.iter_mut().rev().find(|r| r.endpoint == *endpoint) {
+                last.outcome = RequestOutcome::Failed;
+            }
+        }
+        parsed
+    }
+
+    /// The longest `Retry-After` an error answer of this chain carried (a 503, a 429 not tied
+    /// to an account…): how long the attacker should leave the CA alone.
+    pub fn asked_wait(&self) -> Option<Duration> {
+        self.asked_wait.get()
+    }
+
+    /// The CA's `Retry-After` was dealt with where it applies (an account set aside): the
+    /// attacker need not wait for it.
+    pub(crate) fn forget_asked_wait(&self) {
+        self.asked_wait.set(None);
     }
 
     /// The URL of an optional directory resource (`revokeCert`, `keyChange`, `renewalInfo`),
@@ -267,9 +400,11 @@ impl Client {
         })
     }
 
-    /// A plain GET without a signature, for what a CA serves to anyone: renewalInfo (RFC 9773
-    /// §4.1) and, where the CA allows it, orders, authorizations and certificates (RFC 8555
-    /// §6.3 leaves it to the server). Error statuses become errors.
+    /// A plain GET without a signature, for what a CA serves to anyone: renewalInfo
+    /// ([RFC 9773 §4.1](https://www.rfc-editor.org/rfc/rfc9773#section-4.1)) and, where the CA
+    /// allows it, orders, authorizations and certificates
+    /// ([RFC 8555 §6.3](https://www.rfc-editor.org/rfc/rfc8555#section-6.3) leaves it to the
+    /// server). Error statuses become errors.
     pub async fn get(
         &self,
         endpoint: Endpoint,
@@ -281,7 +416,8 @@ impl Client {
             .success(endpoint)
     }
 
-    /// A nonce from the pool, or from a HEAD to newNonce when the pool is empty (§7.2).
+    /// A nonce from the pool, or from a HEAD to newNonce when the pool is empty
+    /// ([§7.2](https://www.rfc-editor.org/rfc/rfc8555#section-7.2)).
     async fn nonce(&self) -> Result<String, AcmeError> {
         if let Some(nonce) = self.transport.nonces.borrow_mut().take() {
             return Ok(nonce);
@@ -297,8 +433,9 @@ impl Client {
             })
     }
 
-    /// HEAD newNonce (RFC 8555 §7.2), as a client starting from nothing does; the nonce goes
-    /// to the pool, where the next request takes it (the freshest first).
+    /// HEAD newNonce ([RFC 8555 §7.2](https://www.rfc-editor.org/rfc/rfc8555#section-7.2)), as a
+    /// client starting from nothing does; the nonce goes to the pool, where the next request takes
+    /// it (the freshest first).
     pub async fn new_nonce(&self) -> Result<(), AcmeError> {
         let endpoint = Endpoint::NewNonce;
         let response = self
@@ -320,14 +457,17 @@ impl Client {
         }
     }
 
-    /// GET the directory (RFC 8555 §7.1.1) at `url`, as a client starting from nothing does.
+    /// GET the directory ([RFC 8555 §7.1.1](https://www.rfc-editor.org/rfc/rfc8555#section-7.1.1))
+    /// at `url`, as a client starting from nothing does.
     pub async fn fetch_directory(&self, url: &str) -> Result<Directory, AcmeError> {
         let endpoint = Endpoint::Directory;
-        self.get(endpoint, url, None).await?.json(endpoint)
+        let response = self.get(endpoint, url, None).await?;
+        self.answered(response.json(endpoint))
     }
 
     /// Signs and POSTs `payload` (`None` for POST-as-GET), re-signing with a fresh nonce after
-    /// `badNonce` up to the configured number of times (RFC 8555 §6.5).
+    /// `badNonce` up to the configured number of times
+    /// ([RFC 8555 §6.5](https://www.rfc-editor.org/rfc/rfc8555#section-6.5)).
     pub async fn post(
         &self,
         endpoint: Endpoint,
@@ -339,11 +479,10 @@ impl Client {
         let mut retries = 0;
         loop {
             let nonce = self.nonce().await?;
-            let body =
-                jws::sign(signer, &nonce, url, payload).map_err(|e| AcmeError::Malformed {
-                    endpoint,
-                    message: format!("signing the request failed: {e}"),
-                })?;
+            let body = jws::sign(signer, &nonce, url, payload).map_err(|e| AcmeError::Local {
+                endpoint,
+                message: format!("signing the request failed: {e}"),
+            })?;
             let response = self
                 .exchange(endpoint, Method::POST, url, Some(body), accept)
                 .await?;
@@ -412,9 +551,11 @@ fn headers_bytes(headers: &HeaderMap) -> usize {
 }
 
 impl Response {
-    /// The response itself on 2xx/3xx; the server's problem (or status) as an error otherwise.
+    /// The response itself on 2xx; the server's problem (or status) as an error otherwise. No
+    /// ACME resource answers with a redirect and the client follows none (a CA could loop it),
+    /// so a 3xx is a failure of the endpoint, `http-302:<endpoint>`.
     pub fn success(self, endpoint: Endpoint) -> Result<Response, AcmeError> {
-        if self.status.is_success() || self.status.is_redirection() {
+        if self.status.is_success() {
             return Ok(self);
         }
         let status = self.status.as_u16();
@@ -423,13 +564,14 @@ impl Response {
                 Err(AcmeError::Problem {
                     endpoint,
                     status,
-                    problem,
+                    problem: Box::new(problem),
+                    retry_after: self.retry_after(),
                 })
             }
             _ => Err(AcmeError::Status {
                 endpoint,
                 status,
-                body: String::from_utf8_lossy(&self.body[..self.body.len().min(200)]).into(),
+                body: printable(&String::from_utf8_lossy(&self.body), 200),
             }),
         }
     }
@@ -442,15 +584,19 @@ impl Response {
         })
     }
 
-    /// The body as PEM text (a certificate chain, RFC 8555 §7.4.2).
-    pub fn pem(&self, endpoint: Endpoint) -> Result<String, AcmeError> {
-        String::from_utf8(self.body.to_vec()).map_err(|_| AcmeError::Malformed {
-            endpoint,
-            message: "certificate chain is not UTF-8 PEM".into(),
-        })
+    /// The body as a PEM certificate chain
+    /// ([RFC 8555 §7.4.2](https://www.rfc-editor.org/rfc/rfc8555#section-7.4.2)): the DER of each
+    /// certificate, the leaf first; at least one.
+    pub fn certificates(&self, endpoint: Endpoint) -> Result<Vec<Vec<u8>>, AcmeError> {
+        let malformed = |message: String| AcmeError::Malformed { endpoint, message };
+        let pem = std::str::from_utf8(&self.body)
+            .map_err(|_| malformed("certificate chain is not UTF-8 PEM".into()))?;
+        super::pem::certificates(pem).map_err(|e| malformed(e.to_string()))
     }
 
-    /// The `Location` header, required on created resources (RFC 8555 §7.3, §7.4).
+    /// The `Location` header, required on created resources
+    /// ([RFC 8555 §7.3](https://www.rfc-editor.org/rfc/rfc8555#section-7.3),
+    /// [§7.4](https://www.rfc-editor.org/rfc/rfc8555#section-7.4)).
     pub fn location(&self, endpoint: Endpoint) -> Result<String, AcmeError> {
         self.headers
             .get(LOCATION)
@@ -462,7 +608,9 @@ impl Response {
             })
     }
 
-    /// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3), if present and readable.
+    /// `Retry-After` as seconds or an HTTP date
+    /// ([RFC 9110 §10.2.3](https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3)), if present and
+    /// readable.
     pub fn retry_after(&self) -> Option<Duration> {
         parse_retry_after(self.headers.get(RETRY_AFTER)?.to_str().ok()?)
     }

@@ -1,4 +1,6 @@
-//! Certificate signing requests for finalize (RFC 8555 §7.4, RFC 2986).
+//! Certificate signing requests for finalize
+//! ([RFC 8555 §7.4](https://www.rfc-editor.org/rfc/rfc8555#section-7.4),
+//! [RFC 2986](https://www.rfc-editor.org/rfc/rfc2986)).
 
 use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;

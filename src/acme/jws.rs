@@ -1,19 +1,25 @@
-//! Flattened JWS request bodies (RFC 8555 §6.2, RFC 7515 §7.2.2).
+//! Flattened JWS request bodies
+//! ([RFC 8555 §6.2](https://www.rfc-editor.org/rfc/rfc8555#section-6.2),
+//! [RFC 7515 §7.2.2](https://www.rfc-editor.org/rfc/rfc7515#section-7.2.2)).
 
 use openssl::error::ErrorStack;
-use serde_json::json;
+use serde::Serialize;
 
+use super::key::Jwk;
 use super::{b64, AccountKey};
 
-/// Who signs: a new key presents its JWK (newAccount, revocation by certificate key), an
-/// existing account its URL as `kid` (RFC 8555 §6.2).
+/// Who signs: a new key presents its JWK (newAccount, revocation by certificate key), an existing
+/// account its URL as `kid` ([RFC 8555 §6.2](https://www.rfc-editor.org/rfc/rfc8555#section-6.2)).
 #[derive(Debug, Clone, Copy)]
 pub enum Signer<'a> {
+    /// Presented as `jwk`: newAccount (no account URL yet) and revocation by the certificate's key.
     Jwk(&'a AccountKey),
+    /// An account: its key signs, its URL goes as `kid`.
     Kid(&'a AccountKey, &'a str),
 }
 
 impl Signer<'_> {
+    /// The key that signs.
     pub fn key(&self) -> &AccountKey {
         match self {
             Signer::Jwk(key) | Signer::Kid(key, _) => key,
@@ -21,8 +27,35 @@ impl Signer<'_> {
     }
 }
 
-/// Serialises and signs one request. `payload` `None` is POST-as-GET (RFC 8555 §6.3): the
-/// payload is the empty string.
+/// The JWS protected header of an ACME request
+/// ([RFC 8555 §6.2](https://www.rfc-editor.org/rfc/rfc8555#section-6.2)): `jwk` or `kid`, never
+/// both; a `nonce` on every request but the inner JWS of a key change
+/// ([§7.3.5](https://www.rfc-editor.org/rfc/rfc8555#section-7.3.5)).
+#[derive(Debug, Serialize)]
+struct Header<'a> {
+    alg: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwk: Option<&'a Jwk>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    url: &'a str,
+}
+
+/// The flattened JSON serialisation
+/// ([RFC 7515 §7.2.2](https://www.rfc-editor.org/rfc/rfc7515#section-7.2.2)), members base64url.
+#[derive(Debug, Serialize)]
+struct Flattened {
+    protected: String,
+    payload: String,
+    signature: String,
+}
+
+/// Serialises and signs one request
+/// ([RFC 8555 §6.2](https://www.rfc-editor.org/rfc/rfc8555#section-6.2)). `payload` `None` is
+/// POST-as-GET ([RFC 8555 §6.3](https://www.rfc-editor.org/rfc/rfc8555#section-6.3)): the payload
+/// is the empty string.
 pub fn sign(
     signer: Signer<'_>,
     nonce: &str,
@@ -30,37 +63,53 @@ pub fn sign(
     payload: Option<&[u8]>,
 ) -> Result<String, ErrorStack> {
     let key = signer.key();
-    let mut protected = json!({ "alg": key.alg_name(), "nonce": nonce, "url": url });
-    match signer {
-        Signer::Jwk(key) => {
-            protected["jwk"] = serde_json::from_str(key.jwk()).expect("JWK is JSON we built");
-        }
-        Signer::Kid(_, kid) => protected["kid"] = kid.into(),
-    }
-    flattened(key, &protected, payload)
+    let (jwk, kid) = match signer {
+        Signer::Jwk(key) => (Some(key.jwk()), None),
+        Signer::Kid(_, kid) => (None, Some(kid)),
+    };
+    let header = Header {
+        alg: key.alg_name(),
+        jwk,
+        kid,
+        nonce: Some(nonce),
+        url,
+    };
+    flattened(key, &header, payload)
 }
 
-/// The inner JWS of a keyChange request (RFC 8555 §7.3.5): signed by the new key, which it
-/// presents as `jwk`, with the keyChange URL and no nonce.
+/// The inner JWS of a keyChange request
+/// ([RFC 8555 §7.3.5](https://www.rfc-editor.org/rfc/rfc8555#section-7.3.5)): signed by the new
+/// key, which it presents as `jwk`, with the keyChange URL and no nonce.
 pub fn sign_inner(new_key: &AccountKey, url: &str, payload: &[u8]) -> Result<String, ErrorStack> {
-    let protected = json!({
-        "alg": new_key.alg_name(),
-        "jwk": serde_json::from_str::<serde_json::Value>(new_key.jwk()).expect("JWK is JSON we built"),
-        "url": url,
-    });
-    flattened(new_key, &protected, Some(payload))
+    let header = Header {
+        alg: new_key.alg_name(),
+        jwk: Some(new_key.jwk()),
+        kid: None,
+        nonce: None,
+        url,
+    };
+    flattened(new_key, &header, Some(payload))
 }
 
-/// The flattened JSON serialisation (RFC 7515 §7.2.2) of `payload` under `protected`.
+/// `payload` signed under `header`, serialised.
 fn flattened(
     key: &AccountKey,
-    protected: &serde_json::Value,
+    header: &Header<'_>,
     payload: Option<&[u8]>,
 ) -> Result<String, ErrorStack> {
-    let protected = b64(protected.to_string());
+    let protected = b64(serde_json::to_vec(header).expect("a JWS header serialises"));
     let payload = payload.map(b64).unwrap_or_default();
-    let signature = b64(key.sign(format!("{protected}.{payload}").as_bytes())?);
-    Ok(json!({ "protected": protected, "payload": payload, "signature": signature }).to_string())
+    let mut input = String::with_capacity(protected.len() + 1 + payload.len());
+    input.push_str(&protected);
+    input.push('.');
+    input.push_str(&payload);
+    let signature = b64(key.sign(input.as_bytes())?);
+    let body = Flattened {
+        protected,
+        payload,
+        signature,
+    };
+    Ok(serde_json::to_string(&body).expect("a JWS serialises"))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Replay nonces (RFC 8555 §6.5) gathered from every response, so a HEAD to newNonce is only
-//! needed when the pool is empty.
+//! Replay nonces ([RFC 8555 §6.5](https://www.rfc-editor.org/rfc/rfc8555#section-6.5)) gathered
+//! from every response, so a HEAD to newNonce is only needed when the pool is empty.
 
 use std::collections::VecDeque;
 
@@ -12,6 +12,7 @@ pub struct NoncePool {
 }
 
 impl NoncePool {
+    /// An empty pool keeping at most `capacity` nonces (at least one).
     pub fn new(capacity: usize) -> Self {
         NoncePool {
             nonces: VecDeque::with_capacity(capacity.min(1024)),
@@ -32,10 +33,13 @@ impl NoncePool {
         self.nonces.pop_back()
     }
 
+    /// Unused nonces held.
     pub fn len(&self) -> usize {
         self.nonces.len()
     }
 
+    /// No nonce left: the next request needs a HEAD to newNonce
+    /// ([RFC 8555 §7.2](https://www.rfc-editor.org/rfc/rfc8555#section-7.2)).
     pub fn is_empty(&self) -> bool {
         self.nonces.is_empty()
     }

@@ -6,32 +6,58 @@ use std::time::Duration;
 
 use super::wire::ChallengeType;
 
-/// ACME resources, named as in RFC 8555's directory and object types (and RFC 9773's
-/// `renewalInfo`). Answering a challenge is named per type (`challenge.http-01`…), so each
-/// validation path is counted on its own; a plain GET of an order, authorization or certificate
-/// (which some CAs serve without a signature) is named apart from its POST-as-GET (`order.get`…),
-/// as the CA serves it on another path.
+/// ACME resources, named as in [RFC 8555](https://www.rfc-editor.org/rfc/rfc8555)'s directory and
+/// object types (and [RFC 9773](https://www.rfc-editor.org/rfc/rfc9773)'s `renewalInfo`). Answering
+/// a challenge is named per type (`challenge.http-01`…), so each validation path is counted on its
+/// own; a plain GET of an order, authorization or certificate (which some CAs serve without a
+/// signature) is named apart from its POST-as-GET (`order.get`…), as the CA serves it on another
+/// path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
+    /// GET of the directory
+    /// ([RFC 8555 §7.1.1](https://www.rfc-editor.org/rfc/rfc8555#section-7.1.1)).
     Directory,
+    /// HEAD of newNonce ([RFC 8555 §7.2](https://www.rfc-editor.org/rfc/rfc8555#section-7.2)).
     NewNonce,
+    /// newAccount: creating an account or finding one by key
+    /// ([RFC 8555 §7.3](https://www.rfc-editor.org/rfc/rfc8555#section-7.3)).
     NewAccount,
+    /// The account URL: reading, updating or deactivating the account
+    /// ([RFC 8555 §7.3.2](https://www.rfc-editor.org/rfc/rfc8555#section-7.3.2),
+    /// [§7.3.6](https://www.rfc-editor.org/rfc/rfc8555#section-7.3.6)).
     Account,
+    /// newOrder ([RFC 8555 §7.4](https://www.rfc-editor.org/rfc/rfc8555#section-7.4)).
     NewOrder,
+    /// POST-as-GET of an order, polls included.
     Order,
+    /// An authorization: POST-as-GET, polls included, and deactivation
+    /// ([RFC 8555 §7.5](https://www.rfc-editor.org/rfc/rfc8555#section-7.5)).
     Authz,
+    /// Answering a challenge of this type
+    /// ([RFC 8555 §7.5.1](https://www.rfc-editor.org/rfc/rfc8555#section-7.5.1)).
     Challenge(ChallengeType),
+    /// finalize with the CSR ([RFC 8555 §7.4](https://www.rfc-editor.org/rfc/rfc8555#section-7.4)).
     Finalize,
+    /// POST-as-GET of the certificate chain
+    /// ([RFC 8555 §7.4.2](https://www.rfc-editor.org/rfc/rfc8555#section-7.4.2)).
     Certificate,
+    /// revokeCert ([RFC 8555 §7.6](https://www.rfc-editor.org/rfc/rfc8555#section-7.6)).
     RevokeCert,
+    /// keyChange ([RFC 8555 §7.3.5](https://www.rfc-editor.org/rfc/rfc8555#section-7.3.5)).
     KeyChange,
+    /// GET of renewalInfo ([RFC 9773 §4.1](https://www.rfc-editor.org/rfc/rfc9773#section-4.1)).
     RenewalInfo,
+    /// Plain GET of an order, where the CA allows it
+    /// ([RFC 8555 §6.3](https://www.rfc-editor.org/rfc/rfc8555#section-6.3)).
     OrderGet,
+    /// Plain GET of an authorization.
     AuthzGet,
+    /// Plain GET of a certificate chain.
     CertificateGet,
 }
 
 impl Endpoint {
+    /// The name in logs, metrics and reports, spelt as the directory does.
     pub fn name(self) -> &'static str {
         match self {
             Endpoint::Directory => "directory",
@@ -67,12 +93,16 @@ impl fmt::Display for Endpoint {
 pub enum RequestOutcome {
     /// A success status.
     Ok,
-    /// Refused with `badNonce` and sent again with a fresh nonce (RFC 8555 §6.5).
+    /// Refused with `badNonce` and sent again with a fresh nonce
+    /// ([RFC 8555 §6.5](https://www.rfc-editor.org/rfc/rfc8555#section-6.5)).
     BadNonceRetried,
     /// Refused with the problem the chain expected (`alreadyRevoked` for a second revocation,
     /// `unauthorized` for a deactivated account…): the CA did its job, so this is neither a
     /// success nor a failure of the endpoint.
     Expected,
+    /// Refused by a rate limit (HTTP 429, `rateLimited`): the CA protecting itself as it was
+    /// told to, counted apart from its failures.
+    RateLimited,
     /// Any other failure: error status, timeout, transport error, malformed answer.
     Failed,
 }
@@ -80,15 +110,32 @@ pub enum RequestOutcome {
 /// One HTTP exchange with the CA.
 #[derive(Debug, Clone)]
 pub struct RequestRecord {
+    /// What was asked.
     pub endpoint: Endpoint,
+    /// How it ended.
     pub outcome: RequestOutcome,
     /// HTTP status, 0 when none arrived.
     pub status: u16,
+    /// From sending the request to the last body byte, or to the failure.
     pub took: Duration,
     /// Status line, headers and body received.
     pub bytes_in: u64,
     /// Request line, headers and body sent.
     pub bytes_out: u64,
+}
+
+/// How long a CA took to agree with a change it had accepted (a new account key, a
+/// deactivation) when read back: CAs that cache accounts, as Boulder's WFE does for about 5 s,
+/// keep answering from the old state for a while. Measured from the accepted change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Convergence {
+    /// What was read back (`new-key`, `old-key`, `deactivated`…): a name from the chain, so the
+    /// set is small and fixed.
+    pub what: &'static str,
+    /// From the accepted change to the CA agreeing, or to the end of the settle window.
+    pub took: std::time::Duration,
+    /// `false`: the settle window ended before the CA agreed.
+    pub agreed: bool,
 }
 
 #[cfg(test)]

@@ -1,31 +1,25 @@
-//! Certificate revocation (RFC 8555 §7.6), signed by the account that holds the certificate or
-//! by the certificate's own key.
+//! Certificate revocation ([RFC 8555 §7.6](https://www.rfc-editor.org/rfc/rfc8555#section-7.6)),
+//! signed by the account that holds the certificate or by the certificate's own key.
 
 use super::jws::Signer;
 use super::wire::Revocation;
 use super::{b64, Account, AccountKey, AcmeError, Client, Endpoint};
 
-/// Who asks for the revocation (RFC 8555 §7.6): the account (its URL as `kid`) or whoever holds
-/// the certificate's private key (the key itself as `jwk`).
+/// Who asks for the revocation
+/// ([RFC 8555 §7.6](https://www.rfc-editor.org/rfc/rfc8555#section-7.6)): the account (its URL as
+/// `kid`) or whoever holds the certificate's private key (the key itself as `jwk`).
 #[derive(Debug, Clone, Copy)]
 pub enum RevokeAs<'a> {
+    /// The account holding the certificate signs, its URL as `kid`.
     Account(&'a Account),
+    /// The certificate's own key signs, presenting itself as `jwk`.
     CertificateKey(&'a AccountKey),
 }
 
-impl RevokeAs<'_> {
-    /// `account` or `certificate-key`, for logs and messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            RevokeAs::Account(_) => "account",
-            RevokeAs::CertificateKey(_) => "certificate-key",
-        }
-    }
-}
-
 impl Client {
-    /// revokeCert with the DER certificate (unpadded base64url, which Pebble insists on) and an
-    /// optional RFC 5280 §5.3.1 reason code.
+    /// revokeCert ([RFC 8555 §7.6](https://www.rfc-editor.org/rfc/rfc8555#section-7.6)) with the
+    /// DER certificate (unpadded base64url, which Pebble insists on) and an optional
+    /// [RFC 5280 §5.3.1](https://www.rfc-editor.org/rfc/rfc5280#section-5.3.1) reason code.
     pub async fn revoke(
         &self,
         by: RevokeAs<'_>,

@@ -20,7 +20,8 @@ pub async fn run(ctx: &Ctx<'_>, source: &dyn Source) -> Result<(), ChainError> {
             lease.certificates()[0].der.clone()
         }
     };
-    let cert_id = ari::cert_id(&der).map_err(|e| ChainError::check("certificate", e))?;
+    let cert_id =
+        ari::cert_id(&der).map_err(|e| ChainError::check("certificate", e.to_string()))?;
     let info = ctx.client.renewal_info(&cert_id).await?;
     check_window(&info)
 }

@@ -11,6 +11,15 @@ use crate::acme::wire::Directory;
 use crate::acme::Client;
 use crate::config::Settings;
 
+/// Why the chains cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("no chain of chains.weights can run: each lacks what it needs ({0})")]
+    NoChain(String),
+    #[error("making certificate keys: {0}")]
+    Keys(#[from] openssl::error::ErrorStack),
+}
+
 /// The mix last built, and what it was built from.
 struct Cached {
     settings: Arc<Settings>,
@@ -30,8 +39,8 @@ impl Catalogue {
         settings: &Settings,
         directory: &Directory,
         db: Option<crate::db::source::DbLink>,
-    ) -> Result<Catalogue, String> {
-        let (mix, disabled) = Mix::new(&settings.chains.weights(), directory, db.is_some());
+    ) -> Result<Catalogue, CatalogueError> {
+        let (mix, disabled) = Mix::new(settings.chains.weights(), directory, db.is_some());
         log_disabled(&disabled);
         if mix.is_empty() {
             return Err(no_chain(&disabled));
@@ -46,13 +55,10 @@ impl Catalogue {
             .issue
             .cert_key
             .weights()
-            .into_iter()
-            .map(|(kind, _)| kind)
+            .iter()
+            .map(|(kind, _)| *kind)
             .collect();
-        stock
-            .keys
-            .prepare(&types, settings.chains.keys.pool_size)
-            .map_err(|e| format!("making certificate keys: {e}"))?;
+        stock.keys.prepare(&types, settings.chains.keys.pool_size)?;
         Ok(Catalogue {
             stock: Arc::new(stock),
             cached: Mutex::new(None),
@@ -74,7 +80,7 @@ impl Catalogue {
             }
         }
         let database = self.stock.db.is_some();
-        let (mix, disabled) = Mix::new(&env.settings.chains.weights(), &env.directory, database);
+        let (mix, disabled) = Mix::new(env.settings.chains.weights(), &env.directory, database);
         if cached.is_some() {
             log_disabled(&disabled);
             log::info!("chain mix after reload: {}", mix.describe());
@@ -101,26 +107,23 @@ fn log_disabled(disabled: &[Disabled]) {
     }
 }
 
-fn no_chain(disabled: &[Disabled]) -> String {
+fn no_chain(disabled: &[Disabled]) -> CatalogueError {
     let why: Vec<String> = disabled
         .iter()
         .map(|d| format!("{} needs {}", d.chain.name(), d.missing))
         .collect();
-    format!(
-        "no chain of chains.weights can run: each lacks what it needs ({})",
-        why.join("; ")
-    )
+    CatalogueError::NoChain(why.join("; "))
 }
 
 impl Journeys for Catalogue {
     fn next(&self, client: Rc<Client>, env: Rc<ChainEnv>) -> Journey {
         let Some(kind) = self.mix(&env).pick(&mut rand::rng()) else {
             let database = self.stock.db.is_some();
-            let (_, disabled) = Mix::new(&env.settings.chains.weights(), &env.directory, database);
+            let (_, disabled) = Mix::new(env.settings.chains.weights(), &env.directory, database);
             let why = no_chain(&disabled);
             return (
                 "disabled",
-                Box::pin(async move { Err(ChainError::Local(why)) }),
+                Box::pin(async move { Err(ChainError::local(why)) }),
             );
         };
         let stock = self.stock.clone();
@@ -132,7 +135,7 @@ impl Journeys for Catalogue {
                     env: &env,
                     stock: &stock,
                 };
-                kind.run(&ctx).await
+                super::run(kind, &ctx).await
             }),
         )
     }
@@ -168,7 +171,8 @@ mod tests {
         let only_ari = settings(&[("WEC_CHAINS__WEIGHTS__ARI", "1")]);
         let err = Catalogue::new(&only_ari, &pebble_directory(), None)
             .err()
-            .expect("refused");
+            .expect("refused")
+            .to_string();
         assert!(
             err.contains("ari needs the directory's renewalInfo (RFC 9773 ARI)"),
             "{err}"
@@ -204,13 +208,14 @@ mod tests {
         let registry = Registry::new(Duration::from_secs(60), 10).start();
         let env = |s: Settings| {
             let client_settings = s.client_settings();
-            let http = Transport::http_client(&[], &client_settings).unwrap();
+            let tls = Transport::tls_connector(&[]).unwrap();
+            let http = Transport::http_client(tls, &client_settings);
             Rc::new(ChainEnv {
                 transport: Rc::new(Transport::new(http, client_settings)),
                 directory: directory.clone(),
                 settings: Arc::new(s),
                 registry: registry.clone(),
-                verify_store: None,
+                trust: None,
             })
         };
         let before = settings(&[]);

@@ -1,104 +1,71 @@
 //! What the tool verifies about what the CA hands out; a CA that answers fast but wrong must
 //! not look healthy.
 
-use openssl::asn1::Asn1Time;
-use openssl::pkey::{HasPublic, PKeyRef};
-use openssl::stack::Stack;
-use openssl::x509::store::X509Store;
-use openssl::x509::verify::X509VerifyFlags;
-use openssl::x509::{X509StoreContext, X509};
+use openssl::bn::BigNumContext;
+use openssl::ec::PointConversionForm;
+use openssl::error::ErrorStack;
+use openssl::pkey::{HasPublic, Id, PKeyRef};
 
+use super::trust::Trust;
+use super::x509;
 use super::ChainError;
 
 /// Clock difference tolerated between the CA and the tool: a CA that stamps `notBefore` with
 /// its current second may otherwise look "not yet valid" for a moment.
 const CLOCK_SKEW_SECS: i64 = 60;
 
-/// Parses a PEM chain, checks the leaf covers every name and is valid now (within the clock
-/// skew), and (with `roots`) that the chain verifies up to one of them. Returns the leaf.
+/// Checks a downloaded chain (DER, the leaf first): the leaf covers every name and is valid
+/// now (within the clock skew), and (with `trust`) the chain verifies up to one of its roots.
+/// Returns the leaf's DER.
 pub fn certificate_chain(
-    pem: &str,
+    mut ders: Vec<Vec<u8>>,
     names: &[String],
-    roots: Option<&X509Store>,
-) -> Result<X509, ChainError> {
-    let mut certs = X509::stack_from_pem(pem.as_bytes())
-        .map_err(|e| ChainError::check("certificate", format!("not a PEM chain: {e}")))?
-        .into_iter();
-    let leaf = certs
-        .next()
-        .ok_or_else(|| ChainError::check("certificate", "empty chain"))?;
-    let sans: Vec<String> = leaf
-        .subject_alt_names()
-        .map(|sans| {
-            sans.iter()
-                .filter_map(|n| n.dnsname().map(str::to_ascii_lowercase))
-                .collect()
-        })
-        .unwrap_or_default();
+    trust: Option<&Trust>,
+) -> Result<Vec<u8>, ChainError> {
+    if ders.is_empty() {
+        return Err(ChainError::check("certificate", "empty chain"));
+    }
+    let leaf_der = ders.remove(0);
+    let leaf =
+        x509::parse(&leaf_der).map_err(|e| ChainError::check("certificate", e.to_string()))?;
     if let Some(missing) = names
         .iter()
-        .find(|n| !sans.contains(&n.to_ascii_lowercase()))
+        .find(|n| !leaf.dns_names.iter().any(|san| san.eq_ignore_ascii_case(n)))
     {
         return Err(ChainError::check(
             "names",
             format!(
                 "certificate does not cover {missing} (SANs: {})",
-                sans.join(", ")
+                leaf.dns_names.join(", ")
             ),
         ));
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let stamp =
-        |t: i64| Asn1Time::from_unix(t).map_err(|e| ChainError::check("validity", e.to_string()));
-    if leaf.not_before() > stamp(now + CLOCK_SKEW_SECS)? || leaf.not_after() < stamp(now)? {
+    if leaf.not_before > now + CLOCK_SKEW_SECS || leaf.not_after < now {
         return Err(ChainError::check(
             "validity",
             format!(
-                "certificate valid from {} to {}, not now",
-                leaf.not_before(),
-                leaf.not_after()
+                "certificate valid from {} to {}, not now ({now}; seconds since 1970)",
+                leaf.not_before, leaf.not_after
             ),
         ));
     }
-    if let Some(store) = roots {
-        let mut chain = Stack::new().map_err(|e| ChainError::check("chain", e.to_string()))?;
-        for cert in certs {
-            chain
-                .push(cert)
-                .map_err(|e| ChainError::check("chain", e.to_string()))?;
-        }
-        let mut ctx =
-            X509StoreContext::new().map_err(|e| ChainError::check("chain", e.to_string()))?;
-        let verdict = ctx
-            .init(store, &leaf, &chain, |c| {
-                Ok(c.verify_cert()?.then_some(()).ok_or(c.error()))
-            })
+    if let Some(trust) = trust {
+        trust
+            .verify(&leaf, &leaf_der, &ders)
             .map_err(|e| ChainError::check("chain", e.to_string()))?;
-        verdict.map_err(|e| {
-            ChainError::check(
-                "chain",
-                format!("does not verify to the expected root: {e}"),
-            )
-        })?;
     }
-    Ok(leaf)
+    Ok(leaf_der)
 }
 
-/// The DER of the first certificate of a PEM chain.
-pub fn leaf_der(pem: &str) -> Result<Vec<u8>, ChainError> {
-    X509::from_pem(pem.as_bytes())
-        .and_then(|leaf| leaf.to_der())
-        .map_err(|e| ChainError::check("certificate", format!("not a PEM certificate: {e}")))
-}
-
-/// The certificate certifies the key whose CSR asked for it, not some other key.
-pub fn certified_key<T: HasPublic>(leaf: &X509, key: &PKeyRef<T>) -> Result<(), ChainError> {
-    let public = leaf
-        .public_key()
-        .map_err(|e| ChainError::check("certificate", format!("unreadable public key: {e}")))?;
-    if public.public_eq(key) {
+/// The certificate (DER) certifies the key whose CSR asked for it, not some other key.
+pub fn certified_key<T: HasPublic>(leaf_der: &[u8], key: &PKeyRef<T>) -> Result<(), ChainError> {
+    let leaf =
+        x509::parse(leaf_der).map_err(|e| ChainError::check("certificate", e.to_string()))?;
+    let expected = public_bits(key).map_err(ChainError::local)?;
+    if leaf.public_key == expected.as_slice() {
         Ok(())
     } else {
         Err(ChainError::check(
@@ -108,42 +75,75 @@ pub fn certified_key<T: HasPublic>(leaf: &X509, key: &PKeyRef<T>) -> Result<(), 
     }
 }
 
-/// A store of the PEM roots in `pem`. Chain verification ignores time: the leaf's validity is
-/// checked with a clock-skew allowance instead, and a CA certificate made in the same second as
-/// the leaf would otherwise look "not yet valid" on a CA started a moment ago.
-pub fn root_store(pem: &[u8]) -> Result<X509Store, String> {
-    let roots = X509::stack_from_pem(pem).map_err(|e| e.to_string())?;
-    let mut builder = openssl::x509::store::X509StoreBuilder::new().map_err(|e| e.to_string())?;
-    builder
-        .set_flags(X509VerifyFlags::NO_CHECK_TIME)
-        .map_err(|e| e.to_string())?;
-    for root in roots {
-        builder.add_cert(root).map_err(|e| e.to_string())?;
+/// What a certificate's `subjectPublicKey` holds for `key` (RFC 5480 §2.2, RFC 3279 §2.3.1):
+/// the uncompressed EC point, or the DER `RSAPublicKey`.
+fn public_bits<T: HasPublic>(key: &PKeyRef<T>) -> Result<Vec<u8>, ErrorStack> {
+    if key.id() == Id::EC {
+        let ec = key.ec_key()?;
+        let mut ctx = BigNumContext::new()?;
+        ec.public_key()
+            .to_bytes(ec.group(), PointConversionForm::UNCOMPRESSED, &mut ctx)
+    } else {
+        key.rsa()?.public_key_to_der_pkcs1()
     }
-    Ok(builder.build())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{issue_leaf, issue_leaf_from, self_signed_ca};
+    use crate::test_support::{issue_ca, issue_leaf, issue_leaf_from, self_signed_ca};
+    use openssl::x509::X509;
+
+    fn chain_of(certs: &[&X509]) -> Vec<Vec<u8>> {
+        certs.iter().map(|c| c.to_der().unwrap()).collect()
+    }
 
     #[test]
     fn leaf_covering_names_and_chaining_to_root_passes() {
         let (root, root_key) = self_signed_ca("Test Root");
         let leaf = issue_leaf(&root, &root_key, &["a.wile.test", "b.wile.test"]);
-        let pem = String::from_utf8(leaf.to_pem().unwrap()).unwrap();
-        let store = root_store(&root.to_pem().unwrap()).unwrap();
+        let trust = Trust::from_pem(&root.to_pem().unwrap()).unwrap();
         let names = vec!["a.wile.test".into(), "B.wile.test".into()];
-        assert!(certificate_chain(&pem, &names, Some(&store)).is_ok());
+        let der = certificate_chain(chain_of(&[&leaf]), &names, Some(&trust)).unwrap();
+        assert_eq!(der, leaf.to_der().unwrap());
+    }
+
+    /// The first leaf under an intermediate takes the full path validation; the next ones
+    /// only their own signature, which must still be right.
+    #[test]
+    fn leaves_under_a_verified_intermediate_check_their_own_signature() {
+        let (root, root_key) = self_signed_ca("Test Root");
+        let (inter, inter_key) = issue_ca(&root, &root_key, "Test Intermediate");
+        let trust = Trust::from_pem(&root.to_pem().unwrap()).unwrap();
+        let names = ["a.wile.test".to_string()];
+        for _ in 0..3 {
+            let leaf = issue_leaf(&inter, &inter_key, &["a.wile.test"]);
+            let chain = chain_of(&[&leaf, &inter]);
+            assert!(certificate_chain(chain, &names, Some(&trust)).is_ok());
+        }
+        // Signed by another key under the same issuer name: the quick check catches it.
+        let (_, impostor_key) = issue_ca(&root, &root_key, "Test Intermediate");
+        let forged = issue_leaf(&inter, &impostor_key, &["a.wile.test"]);
+        let err =
+            certificate_chain(chain_of(&[&forged, &inter]), &names, Some(&trust)).unwrap_err();
+        assert_eq!(err.reason(), "check:chain");
+        assert!(err.to_string().contains("signature"), "{err}");
+        // An intermediate of another root never verifies, however often it comes.
+        let (other, other_key) = self_signed_ca("Other Root");
+        let (stranger, stranger_key) = issue_ca(&other, &other_key, "Test Intermediate");
+        for _ in 0..2 {
+            let leaf = issue_leaf(&stranger, &stranger_key, &["a.wile.test"]);
+            let err =
+                certificate_chain(chain_of(&[&leaf, &stranger]), &names, Some(&trust)).unwrap_err();
+            assert_eq!(err.reason(), "check:chain");
+        }
     }
 
     #[test]
     fn missing_name_fails() {
         let (root, root_key) = self_signed_ca("Test Root");
         let leaf = issue_leaf(&root, &root_key, &["a.wile.test"]);
-        let pem = String::from_utf8(leaf.to_pem().unwrap()).unwrap();
-        let err = certificate_chain(&pem, &["c.wile.test".into()], None).unwrap_err();
+        let err = certificate_chain(chain_of(&[&leaf]), &["c.wile.test".into()], None).unwrap_err();
         assert_eq!(err.reason(), "check:names");
         assert!(err.to_string().contains("c.wile.test"));
     }
@@ -153,9 +153,9 @@ mod tests {
         let (root, root_key) = self_signed_ca("Test Root");
         let (other, _) = self_signed_ca("Other Root");
         let leaf = issue_leaf(&root, &root_key, &["a.wile.test"]);
-        let pem = String::from_utf8(leaf.to_pem().unwrap()).unwrap();
-        let store = root_store(&other.to_pem().unwrap()).unwrap();
-        let err = certificate_chain(&pem, &["a.wile.test".into()], Some(&store)).unwrap_err();
+        let trust = Trust::from_pem(&other.to_pem().unwrap()).unwrap();
+        let err = certificate_chain(chain_of(&[&leaf]), &["a.wile.test".into()], Some(&trust))
+            .unwrap_err();
         assert_eq!(err.reason(), "check:chain");
     }
 
@@ -163,8 +163,7 @@ mod tests {
     fn a_certificate_not_yet_valid_fails() {
         let (root, root_key) = self_signed_ca("Test Root");
         let leaf = issue_leaf_from(&root, &root_key, &["a.wile.test"], 2);
-        let pem = String::from_utf8(leaf.to_pem().unwrap()).unwrap();
-        let err = certificate_chain(&pem, &["a.wile.test".into()], None).unwrap_err();
+        let err = certificate_chain(chain_of(&[&leaf]), &["a.wile.test".into()], None).unwrap_err();
         assert_eq!(err.reason(), "check:validity");
     }
 
@@ -172,18 +171,18 @@ mod tests {
     fn the_certificate_must_carry_the_csr_key() {
         let (root, root_key) = self_signed_ca("Test Root");
         let leaf = issue_leaf(&root, &root_key, &["a.wile.test"]);
-        assert!(certified_key(&root, &root_key).is_ok());
-        let err = certified_key(&leaf, &root_key).unwrap_err();
+        assert!(certified_key(&root.to_der().unwrap(), &root_key).is_ok());
+        let err = certified_key(&leaf.to_der().unwrap(), &root_key).unwrap_err();
         assert_eq!(err.reason(), "check:certificate");
+        let rsa = crate::acme::KeyType::Rsa2048.generate().unwrap();
+        assert!(certified_key(&leaf.to_der().unwrap(), &rsa).is_err());
     }
 
     #[test]
     fn garbage_is_not_a_chain() {
-        let err = certificate_chain("hello", &[], None).unwrap_err();
+        let err = certificate_chain(vec![], &[], None).unwrap_err();
         assert_eq!(err.reason(), "check:certificate");
-        assert_eq!(leaf_der("hello").unwrap_err().reason(), "check:certificate");
-        let (root, _) = self_signed_ca("Test Root");
-        let pem = String::from_utf8(root.to_pem().unwrap()).unwrap();
-        assert_eq!(leaf_der(&pem).unwrap(), root.to_der().unwrap());
+        let err = certificate_chain(vec![b"0\x03hello".to_vec()], &[], None).unwrap_err();
+        assert_eq!(err.reason(), "check:certificate");
     }
 }

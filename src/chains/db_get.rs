@@ -9,16 +9,14 @@ use crate::db::consistency::serial_spellings;
 pub async fn certificate(ctx: &Ctx<'_>) -> Result<(), ChainError> {
     let db = steps::database(ctx)?;
     let stored = db.certificate().await?;
-    let pem = ctx
+    let chain = ctx
         .client
         .get_certificate(&db.urls.cert(&stored.serial))
         .await?;
-    let leaf = openssl::x509::X509::stack_from_pem(pem.as_bytes())
-        .ok()
-        .and_then(|chain| chain.into_iter().next())
-        .ok_or_else(|| ChainError::check("certificate", "the CA served no PEM certificate"))?;
-    let served = leaf.to_der().map_err(ChainError::local)?;
+    let served = chain.into_iter().next().unwrap_or_default();
     if served != stored.der {
+        let leaf = openssl::x509::X509::from_der(&served)
+            .map_err(|e| ChainError::check("certificate", format!("unreadable leaf: {e}")))?;
         let serial = serial_spellings(
             &leaf
                 .serial_number()
@@ -37,22 +35,25 @@ pub async fn certificate(ctx: &Ctx<'_>) -> Result<(), ChainError> {
     Ok(())
 }
 
-/// A live authorization: the CA must serve it, for the stored identifier.
+/// A live authorization: the CA must serve it, for the stored identifier. A wildcard is stored
+/// with its `*.` and served without it, flagged `wildcard` (RFC 8555 §7.1.4; Boulder does so).
 pub async fn authorization(ctx: &Ctx<'_>) -> Result<(), ChainError> {
     let db = steps::database(ctx)?;
     let stored = db.authorization().await?;
     let url = db.urls.authz(stored.registration_id, stored.id);
     let served = ctx.client.get_authorization(&url).await?;
-    if !served
-        .identifier
-        .value
-        .eq_ignore_ascii_case(&stored.identifier)
-    {
+    let (name, wildcard) = match stored.identifier.strip_prefix("*.") {
+        Some(base) => (base, true),
+        None => (stored.identifier.as_str(), false),
+    };
+    if !served.identifier.value.eq_ignore_ascii_case(name) || served.wildcard != wildcard {
         return Err(ChainError::check(
             "served-authorization",
             format!(
-                "{url} is for {}, stored for {}",
-                served.identifier.value, stored.identifier
+                "{url} is for {}{}, stored for {}",
+                served.identifier.value,
+                if served.wildcard { " (wildcard)" } else { "" },
+                stored.identifier
             ),
         ));
     }

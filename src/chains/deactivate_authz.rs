@@ -5,8 +5,10 @@
 use rand::seq::IndexedRandom;
 
 use super::{prove, steps, ChainError, Ctx};
-use crate::acme::wire::{Authorization, AuthorizationStatus, Identifier};
+use crate::acme::wire::{Authorization, AuthorizationStatus, Identifier, NewOrder};
 use crate::acme::Account;
+use crate::db::consistency::Claim;
+use crate::db::urls::last_id;
 use crate::pool::Need;
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<(), ChainError> {
@@ -26,7 +28,9 @@ pub async fn deactivate_one(ctx: &Ctx<'_>, account: &Account) -> Result<String, 
         .iter()
         .map(Identifier::dns)
         .collect();
-    let order = client.new_order(account, &identifiers, None).await?;
+    let order = client
+        .new_order(account, &NewOrder::of(&identifiers))
+        .await?;
     let url = order
         .order
         .authorizations
@@ -34,6 +38,9 @@ pub async fn deactivate_one(ctx: &Ctx<'_>, account: &Account) -> Result<String, 
         .ok_or_else(|| ChainError::check("order", "a new order without authorizations"))?;
     let answer = client.deactivate_authorization(account, url).await?;
     deactivated("the deactivation's answer", &answer)?;
+    if let (Some(db), Some(authz)) = (&ctx.stock.db, last_id(url)) {
+        db.check_later(Claim::AuthzDeactivated { authz });
+    }
     let read = client.authorization(account, url).await?;
     deactivated("the authorization read back", &read)?;
     Ok(url.clone())

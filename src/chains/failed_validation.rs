@@ -5,7 +5,7 @@
 //! turns valid, or invalid without a problem, fails the chain; the order must end `invalid`.
 
 use super::{pick, prove, steps, ChainError, Ctx};
-use crate::acme::wire::{AuthorizationStatus, Identifier, OrderStatus};
+use crate::acme::wire::{AuthorizationStatus, Identifier, NewOrder, OrderStatus};
 use crate::acme::Account;
 use crate::pool::Need;
 
@@ -26,7 +26,7 @@ pub async fn fail_one(ctx: &Ctx<'_>, account: &Account) -> Result<(String, Strin
     let settings = ctx.settings();
     let name = prove::random_names(&settings.chains.issue.base_domain, 1, 0.0);
     let order = client
-        .new_order(account, &[Identifier::dns(&name[0])], None)
+        .new_order(account, &NewOrder::of(&[Identifier::dns(&name[0])]))
         .await?;
     let url = order
         .order

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use super::ChainKind;
 use crate::acme::wire::Directory;
-use crate::config::pick_weighted;
+use crate::setting::pick_weighted;
 
 /// Chains with a weight above zero that the directory serves.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Chains: subscriber journeys through the ACME API, one small module each. A chain is an
 //! async function over a [`Ctx`] (a per-run [`Client`], the thread's [`ChainEnv`], the shared
 //! [`Stock`] of accounts and keys); the attacker owns the loop, the timing and the reporting.
-//! Adding a chain is adding its module and one line in the chain table (`chain_table!`).
+//! Adding a chain is adding its module, its name in [`crate::chain_kind`] and one line in [`run`].
 
 pub mod account_update;
 pub mod ari;
@@ -22,7 +22,10 @@ pub mod poll;
 pub mod prove;
 pub mod renew;
 pub mod revoke;
+pub mod settle;
 pub mod steps;
+pub mod trust;
+pub mod x509;
 
 use std::rc::Rc;
 use std::sync::atomic::AtomicU64;
@@ -31,7 +34,6 @@ use std::time::Duration;
 
 use actix::Addr;
 use futures_util::future::LocalBoxFuture;
-use openssl::x509::store::X509Store;
 
 use crate::acme::wire::{ChallengeType, Directory};
 use crate::acme::{AcmeError, Client, Problem, Transport};
@@ -47,14 +49,24 @@ pub struct ChainEnv {
     pub directory: Arc<Directory>,
     pub settings: Arc<Settings>,
     pub registry: Addr<Registry>,
-    /// Roots issued certificates must chain to (`chains.issue.verify_root`), if configured.
-    pub verify_store: Option<X509Store>,
+    /// Roots issued certificates must chain to (`chains.issue.verify_root`), if configured,
+    /// with the intermediates verified so far.
+    pub trust: Option<Arc<trust::Trust>>,
 }
 
 impl ChainEnv {
     /// A fresh client for one chain run (its own request records, the thread's connections).
     pub fn client(&self) -> Client {
         Client::new(self.transport.clone(), self.directory.clone())
+    }
+
+    /// As [`ChainEnv::client`], for attacker `id`: presenting its own source address when
+    /// `target.source_address_header` is set.
+    pub fn client_for(&self, id: usize) -> Client {
+        match self.settings.source_address(id) {
+            Some((header, address)) => self.client().with_source_address(header, address),
+            None => self.client(),
+        }
     }
 }
 
@@ -89,88 +101,28 @@ impl Ctx<'_> {
     }
 }
 
-/// Declares [`ChainKind`] from the chain table below: one line per chain.
-macro_rules! chain_table {
-    ($($kind:ident $name:literal |$ctx:ident| $run:expr;)+) => {
-        /// The journeys an attacker can take; the name is `{chain}` in metrics, reports and the
-        /// config's `[chains.weights]`.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum ChainKind {
-            $($kind,)+
-        }
+pub use crate::chain_kind::ChainKind;
 
-        impl ChainKind {
-            pub const ALL: &'static [ChainKind] = &[$(ChainKind::$kind,)+];
-
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(ChainKind::$kind => $name,)+
-                }
-            }
-
-            pub async fn run(self, ctx: &Ctx<'_>) -> Result<(), ChainError> {
-                match self {
-                    $(ChainKind::$kind => {
-                        let $ctx = ctx;
-                        $run.await
-                    })+
-                }
-            }
-        }
-    };
-}
-
-// The chains: adding one is adding its module and a line here.
-chain_table! {
-    NewAccount "new-account" |ctx| new_account::run(ctx);
-    Issue "issue" |ctx| issue::run(ctx);
-    Renew "renew" |ctx| renew::run(ctx);
-    Ari "ari" |ctx| ari::run(ctx, &ctx.stock.pool);
-    Revoke "revoke" |ctx| revoke::run(ctx);
-    KeyRollover "key-rollover" |ctx| key_rollover::run(ctx);
-    AccountUpdate "account-update" |ctx| account_update::run(ctx);
-    DeactivateAccount "deactivate-account" |ctx| deactivate_account::run(ctx);
-    DeactivateAuthz "deactivate-authz" |ctx| deactivate_authz::run(ctx);
-    FailedValidation "failed-validation" |ctx| failed_validation::run(ctx);
-    Poll "poll" |ctx| poll::run(ctx);
-    DbGetCert "db-get-cert" |ctx| db_get::certificate(ctx);
-    DbGetAuthz "db-get-authz" |ctx| db_get::authorization(ctx);
-    DbGetOrder "db-get-order" |ctx| db_get::order(ctx);
-    DbAri "db-ari" |ctx| ari::run(ctx, steps::database(ctx)?);
-    DbRevokeForeign "db-revoke-foreign" |ctx| db_revoke_foreign::run(ctx);
-}
-
-impl ChainKind {
-    /// The chain named `name`; `_` may stand for `-` (environment variables cannot hold `-`).
-    pub fn from_name(name: &str) -> Option<ChainKind> {
-        let name = name.replace('_', "-");
-        ChainKind::ALL.iter().copied().find(|k| k.name() == name)
-    }
-
-    /// What this chain cannot do without and this run lacks: a directory resource, or
-    /// Boulder's database (`database` tells whether one is configured).
-    pub fn missing_in(self, directory: &Directory, database: bool) -> Option<&'static str> {
-        let needs_database = matches!(
-            self,
-            ChainKind::DbGetCert
-                | ChainKind::DbGetAuthz
-                | ChainKind::DbGetOrder
-                | ChainKind::DbAri
-                | ChainKind::DbRevokeForeign
-        );
-        match self {
-            _ if needs_database && !database => Some("Boulder's database (--mysql or db.url)"),
-            ChainKind::Ari | ChainKind::DbAri if directory.renewal_info.is_none() => {
-                Some("the directory's renewalInfo (RFC 9773 ARI)")
-            }
-            ChainKind::Revoke | ChainKind::DbRevokeForeign if directory.revoke_cert.is_none() => {
-                Some("the directory's revokeCert")
-            }
-            ChainKind::KeyRollover if directory.key_change.is_none() => {
-                Some("the directory's keyChange")
-            }
-            _ => None,
-        }
+/// Runs the journey of `kind` (adding a chain is adding its module, its name in
+/// [`crate::chain_kind`] and its line here).
+pub async fn run(kind: ChainKind, ctx: &Ctx<'_>) -> Result<(), ChainError> {
+    match kind {
+        ChainKind::NewAccount => new_account::run(ctx).await,
+        ChainKind::Issue => issue::run(ctx).await,
+        ChainKind::Renew => renew::run(ctx).await,
+        ChainKind::Ari => ari::run(ctx, &ctx.stock.pool).await,
+        ChainKind::Revoke => revoke::run(ctx).await,
+        ChainKind::KeyRollover => key_rollover::run(ctx).await,
+        ChainKind::AccountUpdate => account_update::run(ctx).await,
+        ChainKind::DeactivateAccount => deactivate_account::run(ctx).await,
+        ChainKind::DeactivateAuthz => deactivate_authz::run(ctx).await,
+        ChainKind::FailedValidation => failed_validation::run(ctx).await,
+        ChainKind::Poll => poll::run(ctx).await,
+        ChainKind::DbGetCert => db_get::certificate(ctx).await,
+        ChainKind::DbGetAuthz => db_get::authorization(ctx).await,
+        ChainKind::DbGetOrder => db_get::order(ctx).await,
+        ChainKind::DbAri => ari::run(ctx, steps::database(ctx)?).await,
+        ChainKind::DbRevokeForeign => db_revoke_foreign::run(ctx).await,
     }
 }
 
@@ -214,6 +166,14 @@ pub enum ChainError {
     /// Boulder's database could not answer (down, slow, or nothing to pick).
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
+    /// The CA accepted a change but still answered from the state before it when the settle
+    /// window ended.
+    #[error("the CA did not agree with the change ({what}) within {}: {last}", crate::units::format_duration(*.window))]
+    Settle {
+        what: &'static str,
+        window: Duration,
+        last: String,
+    },
     /// A failure on the tool's side (key generation, challenge server).
     #[error("local: {0}")]
     Local(String),
@@ -232,6 +192,7 @@ impl ChainError {
             ChainError::PoolEmpty { .. } => "pool:empty".into(),
             ChainError::Source(e) => e.reason.into(),
             ChainError::Db(e) => e.reason().into(),
+            ChainError::Settle { what, .. } => format!("settle:{what}"),
             ChainError::Local(_) => "local".into(),
         }
     }
@@ -247,53 +208,13 @@ impl ChainError {
         }
     }
 
+    /// The CA refused with a rate limit (RFC 8555 §6.6 `rateLimited`).
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, ChainError::Acme(e) if e.is_rate_limited())
+    }
+
     /// The CA does not know the account the request was signed with.
     pub fn is_account_forgotten(&self) -> bool {
         matches!(self, ChainError::Acme(e) if e.is_account_forgotten())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_unique_and_found_back_with_either_separator() {
-        for &kind in ChainKind::ALL {
-            assert_eq!(ChainKind::from_name(kind.name()), Some(kind));
-            let underscored = kind.name().replace('-', "_");
-            assert_eq!(ChainKind::from_name(&underscored), Some(kind));
-        }
-        assert_eq!(ChainKind::from_name("revok"), None);
-    }
-
-    #[test]
-    fn chains_missing_their_resource_are_named() {
-        let pebble: Directory = serde_json::from_str(
-            r#"{"newNonce":"n","newAccount":"a","newOrder":"o","revokeCert":"r","keyChange":"k"}"#,
-        )
-        .unwrap();
-        let missing: Vec<_> = ChainKind::ALL
-            .iter()
-            .copied()
-            .filter_map(|k| Some((k, k.missing_in(&pebble, true)?)))
-            .collect();
-        assert_eq!(
-            missing,
-            [
-                (ChainKind::Ari, "the directory's renewalInfo (RFC 9773 ARI)"),
-                (
-                    ChainKind::DbAri,
-                    "the directory's renewalInfo (RFC 9773 ARI)"
-                )
-            ]
-        );
-        let without_db = ChainKind::DbGetCert.missing_in(&pebble, false);
-        assert_eq!(without_db, Some("Boulder's database (--mysql or db.url)"));
-        let bare: Directory =
-            serde_json::from_str(r#"{"newNonce":"n","newAccount":"a","newOrder":"o"}"#).unwrap();
-        assert!(ChainKind::Revoke.missing_in(&bare, true).is_some());
-        assert!(ChainKind::KeyRollover.missing_in(&bare, true).is_some());
-        assert!(ChainKind::Issue.missing_in(&bare, false).is_none());
     }
 }

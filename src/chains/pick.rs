@@ -5,7 +5,7 @@
 use rand::Rng;
 
 use crate::acme::wire::{Authorization, Challenge, ChallengeType};
-use crate::config::pick_weighted;
+use crate::setting::pick_weighted;
 
 /// Picks a challenge of `authz` by `weights` (types with weight 0 are left out); `None` when
 /// the authorization offers none of the weighted types.

@@ -6,7 +6,7 @@
 
 use rand::seq::IndexedRandom;
 
-use super::{checks, steps, ChainError, Ctx};
+use super::{steps, ChainError, Ctx};
 use crate::acme::wire::{AuthorizationStatus, OrderStatus};
 use crate::pool::Need;
 
@@ -27,7 +27,7 @@ async fn poll(ctx: &Ctx<'_>, fresh: bool) -> Result<(), ChainError> {
         .authz_urls
         .choose(&mut rng)
         .ok_or_else(|| ChainError::check("order", "a held order without authorizations"))?;
-    let (order, authz, pem) = if ctx.settings().chains.poll.plain_get {
+    let (order, authz, chain) = if ctx.settings().chains.poll.plain_get {
         (
             client.get_order(&held.order_url).await?,
             client.get_authorization(authz_url).await?,
@@ -55,7 +55,7 @@ async fn poll(ctx: &Ctx<'_>, fresh: bool) -> Result<(), ChainError> {
             format!("an authorization of a valid order is {:?}", authz.status),
         ));
     }
-    if checks::leaf_der(&pem)? != *held.der {
+    if chain.first().map(Vec::as_slice) != Some(&*held.der) {
         return Err(ChainError::check(
             "certificate",
             format!(

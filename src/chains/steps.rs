@@ -3,12 +3,16 @@
 //! when the CA forgot the pooled one, and expect a refusal.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use super::{checks, prove, ChainError, Ctx};
+use crate::acme::ari;
 use crate::acme::csr::csr_der;
-use crate::acme::wire::{Identifier, OrderStatus};
+use crate::acme::wire::{Identifier, NewOrder, OrderStatus};
 use crate::acme::{Account, AccountKey, AcmeError, Problem};
-use crate::config::WhenEmpty;
+use crate::db::consistency::Claim;
+use crate::db::urls::last_id;
+use crate::pool::WhenEmpty;
 use crate::pool::{HeldCertificate, Holding, Lease, Need};
 
 /// newAccount with a fresh key, as `[chains.issue]` says (key algorithm, contact).
@@ -19,19 +23,58 @@ pub async fn register(ctx: &Ctx<'_>) -> Result<Account, ChainError> {
     Ok(ctx.client.new_account(key, &contact).await?)
 }
 
-/// Obtains a certificate for `names`: order (naming the certificate it `replaces`, RFC 9773
-/// §5), prove control of every name, finalize with a stocked key of a type drawn from
+/// What a certificate is ordered with beyond its names.
+#[derive(Debug, Default)]
+pub struct OrderWith<'a> {
+    /// The certificate it renews, by ARI certificate identifier (RFC 9773 §5).
+    pub replaces: Option<&'a str>,
+    /// The certificate profile asked for; `None`: the CA's default.
+    pub profile: Option<Arc<str>>,
+    /// The names had a certificate before: a renewal (whether or not it says `replaces`).
+    pub renewal: bool,
+}
+
+impl OrderWith<'_> {
+    /// A new certificate, with a profile drawn from `chains.issue.profiles`.
+    pub fn new_certificate(ctx: &Ctx<'_>) -> Self {
+        OrderWith {
+            replaces: None,
+            profile: ctx
+                .settings()
+                .chains
+                .issue
+                .profiles
+                .sample(&mut rand::rng()),
+            renewal: false,
+        }
+    }
+}
+
+/// Obtains a certificate for `names`: order (naming the certificate it `replaces`, and a
+/// profile), prove control of every name, finalize with a stocked key of a type drawn from
 /// `chains.issue.cert_key`, wait for issuance, download and check the chain.
 pub async fn obtain_certificate(
     ctx: &Ctx<'_>,
     account: &Account,
     names: &[String],
-    replaces: Option<&str>,
+    with: OrderWith<'_>,
 ) -> Result<HeldCertificate, ChainError> {
     let client = ctx.client;
     let chains = &ctx.settings().chains;
     let identifiers: Vec<Identifier> = names.iter().map(Identifier::dns).collect();
-    let order = client.new_order(account, &identifiers, replaces).await?;
+    if let Some(profile) = &with.profile {
+        client.note_profile(profile.clone());
+    }
+    let order = client
+        .new_order(
+            account,
+            &NewOrder {
+                identifiers: &identifiers,
+                replaces: with.replaces,
+                profile: with.profile.as_deref(),
+            },
+        )
+        .await?;
     prove::prove_control(ctx, account, &order.order.authorizations).await?;
 
     let key_type = chains.issue.cert_key.sample(&mut rand::rng());
@@ -57,12 +100,17 @@ pub async fn obtain_certificate(
             ));
         }
     };
-    let pem = client.certificate(account, &url).await?;
-    let leaf = checks::certificate_chain(&pem, names, ctx.env.verify_store.as_ref())?;
-    checks::certified_key(&leaf, &key)?;
-    let der: std::sync::Arc<[u8]> = leaf.to_der().map_err(ChainError::local)?.into();
+    let chain = client.certificate(account, &url).await?;
+    let der = checks::certificate_chain(chain, names, ctx.env.trust.as_deref())?;
+    checks::certified_key(&der, &key)?;
+    let der: std::sync::Arc<[u8]> = der.into();
     if let Some(db) = &ctx.stock.db {
-        db.check_later(der.clone(), None);
+        db.check_later(Claim::Issued {
+            der: der.clone(),
+            renewal: with.renewal,
+            order: last_id(&order.url),
+            replaces: with.replaces.and_then(ari::serial_of),
+        });
     }
     Ok(HeldCertificate {
         url,
@@ -71,6 +119,7 @@ pub async fn obtain_certificate(
         names: names.to_vec(),
         der,
         key,
+        profile: with.profile,
     })
 }
 
@@ -95,7 +144,8 @@ pub async fn account<'p>(ctx: &Ctx<'p>, need: Need, fresh: bool) -> Result<Lease
     let mut holding = Holding::new(register(ctx).await?);
     if need == Need::Certificate {
         let names = prove::order_names(ctx);
-        let certificate = obtain_certificate(ctx, &holding.account, &names, None).await?;
+        let with = OrderWith::new_certificate(ctx);
+        let certificate = obtain_certificate(ctx, &holding.account, &names, with).await?;
         holding.certificates.push(certificate);
     }
     Ok(pool.lease(holding, limits))
@@ -105,9 +155,9 @@ pub async fn account<'p>(ctx: &Ctx<'p>, need: Need, fresh: bool) -> Result<Lease
 /// not know that account (`accountDoesNotExist`: restarted, or purged), the pool has already
 /// dropped it, and the chain runs once more with a new account (`attempt(true)`). The refusal
 /// counts as an expected outcome.
-pub async fn retry_if_forgotten<F, Fut>(ctx: &Ctx<'_>, attempt: F) -> Result<(), ChainError>
+pub async fn retry_if_forgotten<F, Fut>(ctx: &Ctx<'_>, mut attempt: F) -> Result<(), ChainError>
 where
-    F: Fn(bool) -> Fut,
+    F: FnMut(bool) -> Fut,
     Fut: Future<Output = Result<(), ChainError>>,
 {
     match attempt(false).await {
@@ -142,7 +192,7 @@ pub fn expect_refusal<T>(
         Err(AcmeError::Problem { problem, .. }) if kinds.iter().any(|k| problem.is(k)) => {
             ctx.client
                 .expected_refusal(format!("acme:{}", problem.short_type()));
-            Ok(problem)
+            Ok(*problem)
         }
         Err(e) => Err(e.into()),
     }

@@ -3,6 +3,11 @@
 //! authorization settles; entries that are never withdrawn (a chain that died) expire after a
 //! TTL, and the number of entries is bounded, so a CA that never validates cannot make the tool
 //! grow without limit.
+//!
+//! With a shared store (`challenge.registry = "redis://…"`, [`super::redis_store`]) every
+//! entry is also written to Redis, and what the Registry does not hold itself is looked up
+//! there: any shard answers any shard's challenges. The local entries stay the first answer,
+//! and the only one while Redis is out.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -13,7 +18,11 @@ use openssl::error::ErrorStack;
 use openssl::hash::{hash, MessageDigest};
 
 use super::alpn_cert::{self, AlpnCert};
+use super::redis_store::{Kind, RedisStore, SharedStats};
 use crate::acme::b64;
+
+/// A handler's answer: at once from the local entries, or after asking the shared store.
+type Reply<T> = actix::Response<T>;
 
 /// What a chain asks the challenge server to answer.
 #[derive(Debug, Clone)]
@@ -90,6 +99,14 @@ impl<T> Timed<T> {
     }
 }
 
+/// A tls-alpn-01 certificate, and the key authorization it proves (to withdraw it from the
+/// shared store only while it is ours).
+#[derive(Debug)]
+struct AlpnEntry {
+    cert: Arc<AlpnCert>,
+    key_authorization: String,
+}
+
 /// The tls-alpn-01 certificates by SNI name, for the TLS listener.
 ///
 /// A TLS handshake callback is synchronous, so it cannot wait for an actor's answer. Instead of
@@ -98,7 +115,7 @@ impl<T> Timed<T> {
 /// private to this module), the listener only reads, and every read checks the TTL itself, so
 /// the map never serves more than the Registry holds.
 #[derive(Debug, Clone, Default)]
-pub struct AlpnCerts(Arc<RwLock<HashMap<String, Timed<Arc<AlpnCert>>>>>);
+pub struct AlpnCerts(Arc<RwLock<HashMap<String, Timed<AlpnEntry>>>>);
 
 impl AlpnCerts {
     /// The certificate for the SNI `name`, if a live tls-alpn-01 challenge is published for it.
@@ -106,10 +123,10 @@ impl AlpnCerts {
         let map = self.0.read().unwrap_or_else(|e| e.into_inner());
         map.get(&normalise(name))
             .filter(|e| e.live(Instant::now()))
-            .map(|e| e.value.clone())
+            .map(|e| e.value.cert.clone())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Timed<Arc<AlpnCert>>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Timed<AlpnEntry>>> {
         self.0.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -129,6 +146,8 @@ pub struct Registry {
     alpn: AlpnCerts,
     ttl: Duration,
     max_entries: usize,
+    /// Where every shard's entries meet, when shared.
+    shared: Option<RedisStore>,
 }
 
 impl Registry {
@@ -140,7 +159,19 @@ impl Registry {
             alpn: AlpnCerts::default(),
             ttl,
             max_entries,
+            shared: None,
         }
+    }
+
+    /// This Registry, also publishing to and looking up in `store`.
+    pub fn shared(mut self, store: RedisStore) -> Self {
+        self.shared = Some(store);
+        self
+    }
+
+    /// The shared store's counters, when there is one.
+    pub fn shared_stats(&self) -> Option<SharedStats> {
+        self.shared.as_ref().map(RedisStore::stats)
     }
 
     /// The tls-alpn-01 certificates this Registry keeps, for the TLS listener.
@@ -173,13 +204,18 @@ impl Registry {
             }
         }
         let expires = now + self.ttl;
-        let timed = |value| Timed { value, expires };
         Ok(match response {
             Response::Http01 {
                 token,
                 key_authorization,
             } => {
-                self.http01.insert(token.clone(), timed(key_authorization));
+                self.http01.insert(
+                    token.clone(),
+                    Timed {
+                        value: key_authorization,
+                        expires,
+                    },
+                );
                 Ticket::Http01 { token }
             }
             Response::TlsAlpn01 {
@@ -193,10 +229,14 @@ impl Registry {
                         source,
                     }
                 })?;
+                let entry = AlpnEntry {
+                    cert: Arc::new(cert),
+                    key_authorization,
+                };
                 self.alpn.write().insert(
                     name.clone(),
                     Timed {
-                        value: Arc::new(cert),
+                        value: entry,
                         expires,
                     },
                 );
@@ -212,34 +252,37 @@ impl Registry {
                         what: format!("hashing the dns-01 key authorization for {name}"),
                         source,
                     })?;
-                self.dns01
-                    .entry(name.clone())
-                    .or_default()
-                    .push(timed(value.clone()));
+                self.dns01.entry(name.clone()).or_default().push(Timed {
+                    value: value.clone(),
+                    expires,
+                });
                 self.dns01_values += 1;
                 Ticket::Dns01 { name, value }
             }
         })
     }
 
-    fn withdraw(&mut self, ticket: Ticket) {
+    /// Takes down what `ticket` names; the key authorization it held, for http-01 and
+    /// tls-alpn-01 (the shared store deletes only that value).
+    fn withdraw(&mut self, ticket: &Ticket) -> Option<String> {
         match ticket {
-            Ticket::Http01 { token } => {
-                self.http01.remove(&token);
-            }
-            Ticket::TlsAlpn01 { name } => {
-                self.alpn.write().remove(&name);
-            }
+            Ticket::Http01 { token } => self.http01.remove(token).map(|e| e.value),
+            Ticket::TlsAlpn01 { name } => self
+                .alpn
+                .write()
+                .remove(name)
+                .map(|e| e.value.key_authorization),
             Ticket::Dns01 { name, value } => {
-                if let Some(values) = self.dns01.get_mut(&name) {
-                    if let Some(i) = values.iter().position(|e| e.value == value) {
+                if let Some(values) = self.dns01.get_mut(name) {
+                    if let Some(i) = values.iter().position(|e| e.value == *value) {
                         values.swap_remove(i);
                         self.dns01_values -= 1;
                     }
                     if values.is_empty() {
-                        self.dns01.remove(&name);
+                        self.dns01.remove(name);
                     }
                 }
+                None
             }
         }
     }
@@ -278,45 +321,110 @@ pub struct LookupTxt {
     pub name: String,
 }
 
+/// The tls-alpn-01 certificate for the SNI `name`: this Registry's own, or, when shared, one
+/// built from the key authorization another shard published. The TLS listener asks before a
+/// handshake, as its SNI callback cannot wait.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<Arc<AlpnCert>>")]
+pub struct LookupAlpn {
+    pub name: String,
+}
+
 /// Number of live entries of all types (each TXT value counts once).
 #[derive(Debug, Message)]
 #[rtype(result = "usize")]
 pub struct Size;
 
 impl Handler<Publish> for Registry {
-    type Result = Result<Ticket, RegistryError>;
+    type Result = Reply<Result<Ticket, RegistryError>>;
 
+    /// Answers once the entry is in place here and, when shared, in Redis too (or Redis
+    /// failed): the CA may be told to validate as soon as this returns.
     fn handle(&mut self, msg: Publish, _: &mut Context<Self>) -> Self::Result {
-        self.publish(msg.0)
+        let value = match (&self.shared, &msg.0) {
+            (
+                Some(_),
+                Response::Http01 {
+                    key_authorization, ..
+                }
+                | Response::TlsAlpn01 {
+                    key_authorization, ..
+                },
+            ) => Some(key_authorization.clone()),
+            _ => None,
+        };
+        let ticket = match self.publish(msg.0) {
+            Ok(ticket) => ticket,
+            Err(e) => return Reply::reply(Err(e)),
+        };
+        let Some(store) = self.shared.clone() else {
+            return Reply::reply(Ok(ticket));
+        };
+        let ttl = self.ttl;
+        Reply::fut(async move {
+            match (&ticket, value) {
+                (Ticket::Http01 { token }, Some(v)) => {
+                    store.put(Kind::Http01, token, &v, ttl).await
+                }
+                (Ticket::TlsAlpn01 { name }, Some(v)) => store.put(Kind::Alpn, name, &v, ttl).await,
+                (Ticket::Dns01 { name, value }, _) => store.add_txt(name, value, ttl).await,
+                _ => {}
+            }
+            Ok(ticket)
+        })
     }
 }
 
 impl Handler<Withdraw> for Registry {
-    type Result = ();
+    type Result = Reply<()>;
 
-    fn handle(&mut self, msg: Withdraw, _: &mut Context<Self>) {
-        self.withdraw(msg.0);
+    fn handle(&mut self, msg: Withdraw, _: &mut Context<Self>) -> Self::Result {
+        let value = self.withdraw(&msg.0);
+        let Some(store) = self.shared.clone() else {
+            return Reply::reply(());
+        };
+        Reply::fut(async move {
+            match (msg.0, value) {
+                (Ticket::Http01 { token }, Some(v)) => store.remove(Kind::Http01, &token, &v).await,
+                (Ticket::TlsAlpn01 { name }, Some(v)) => store.remove(Kind::Alpn, &name, &v).await,
+                (Ticket::Dns01 { name, value }, _) => store.remove_txt(&name, &value).await,
+                _ => {}
+            }
+        })
     }
 }
 
 impl Handler<Lookup> for Registry {
-    type Result = Option<String>;
+    type Result = Reply<Option<String>>;
 
-    fn handle(&mut self, msg: Lookup, _: &mut Context<Self>) -> Option<String> {
-        self.http01
+    fn handle(&mut self, msg: Lookup, _: &mut Context<Self>) -> Self::Result {
+        let local = self
+            .http01
             .get(&msg.token)
             .filter(|e| e.live(Instant::now()))
-            .map(|e| e.value.clone())
+            .map(|e| e.value.clone());
+        match (local, self.shared.clone()) {
+            (None, Some(store)) => Reply::fut(async move {
+                let found = store.get(Kind::Http01, &msg.token).await;
+                if found.is_some() {
+                    store.count_shared_answer();
+                }
+                found
+            }),
+            (local, _) => Reply::reply(local),
+        }
     }
 }
 
 impl Handler<LookupTxt> for Registry {
-    type Result = Vec<String>;
+    type Result = Reply<Vec<String>>;
 
-    fn handle(&mut self, msg: LookupTxt, _: &mut Context<Self>) -> Vec<String> {
+    fn handle(&mut self, msg: LookupTxt, _: &mut Context<Self>) -> Self::Result {
         let now = Instant::now();
-        self.dns01
-            .get(&normalise(&msg.name))
+        let name = normalise(&msg.name);
+        let mut values: Vec<String> = self
+            .dns01
+            .get(&name)
             .map(|values| {
                 values
                     .iter()
@@ -324,7 +432,46 @@ impl Handler<LookupTxt> for Registry {
                     .map(|e| e.value.clone())
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let Some(store) = self.shared.clone() else {
+            return Reply::reply(values);
+        };
+        Reply::fut(async move {
+            let mine = values.len();
+            for value in store.txt(&name).await {
+                if !values.contains(&value) {
+                    values.push(value);
+                }
+            }
+            if values.len() > mine {
+                store.count_shared_answer();
+            }
+            values
+        })
+    }
+}
+
+impl Handler<LookupAlpn> for Registry {
+    type Result = Reply<Option<Arc<AlpnCert>>>;
+
+    fn handle(&mut self, msg: LookupAlpn, _: &mut Context<Self>) -> Self::Result {
+        let name = normalise(&msg.name);
+        let (None, Some(store)) = (self.alpn.get(&name), self.shared.clone()) else {
+            return Reply::reply(self.alpn.get(&name));
+        };
+        Reply::fut(async move {
+            let key_authorization = store.get(Kind::Alpn, &name).await?;
+            match alpn_cert::build(&name, &key_authorization) {
+                Ok(cert) => {
+                    store.count_shared_answer();
+                    Some(Arc::new(cert))
+                }
+                Err(e) => {
+                    log::error!("tls-alpn-01: making the certificate for {name}: {e}");
+                    None
+                }
+            }
+        })
     }
 }
 
@@ -337,180 +484,4 @@ impl Handler<Size> for Registry {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn http01(token: &str, value: &str) -> Publish {
-        Publish(Response::Http01 {
-            token: token.into(),
-            key_authorization: value.into(),
-        })
-    }
-
-    fn dns01(name: &str, value: &str) -> Publish {
-        Publish(Response::Dns01 {
-            name: name.into(),
-            key_authorization: value.into(),
-        })
-    }
-
-    fn tlsalpn01(name: &str, value: &str) -> Publish {
-        Publish(Response::TlsAlpn01 {
-            name: name.into(),
-            key_authorization: value.into(),
-        })
-    }
-
-    fn lookup(token: &str) -> Lookup {
-        Lookup {
-            token: token.into(),
-        }
-    }
-
-    fn txt(name: &str) -> LookupTxt {
-        LookupTxt { name: name.into() }
-    }
-
-    #[actix_rt::test]
-    async fn http01_publish_lookup_withdraw() {
-        let registry = Registry::new(Duration::from_secs(60), 100).start();
-        let ticket = registry.send(http01("t1", "t1.thumb")).await.unwrap();
-        assert_eq!(
-            registry.send(lookup("t1")).await.unwrap().as_deref(),
-            Some("t1.thumb")
-        );
-        assert_eq!(registry.send(lookup("t2")).await.unwrap(), None);
-        registry.send(Withdraw(ticket.unwrap())).await.unwrap();
-        assert_eq!(registry.send(lookup("t1")).await.unwrap(), None);
-        assert_eq!(registry.send(Size).await.unwrap(), 0);
-    }
-
-    #[actix_rt::test]
-    async fn dns01_wildcard_and_base_share_one_name_with_two_values() {
-        let registry = Registry::new(Duration::from_secs(60), 100).start();
-        let base = registry
-            .send(dns01("X.wile.test", "a.thumb"))
-            .await
-            .unwrap()
-            .unwrap();
-        let wildcard = registry
-            .send(dns01("*.x.wile.test", "b.thumb"))
-            .await
-            .unwrap()
-            .unwrap();
-        let mut values = registry
-            .send(txt("_ACME-challenge.x.Wile.test."))
-            .await
-            .unwrap();
-        values.sort();
-        let mut expected = vec![txt_value("a.thumb").unwrap(), txt_value("b.thumb").unwrap()];
-        expected.sort();
-        assert_eq!(values, expected);
-        assert_eq!(values[0].len(), 43, "base64url of 32 bytes, unpadded");
-        assert_eq!(registry.send(Size).await.unwrap(), 2);
-
-        registry.send(Withdraw(wildcard)).await.unwrap();
-        assert_eq!(
-            registry
-                .send(txt("_acme-challenge.x.wile.test"))
-                .await
-                .unwrap(),
-            vec![txt_value("a.thumb").unwrap()]
-        );
-        registry.send(Withdraw(base)).await.unwrap();
-        assert!(registry
-            .send(txt("_acme-challenge.x.wile.test"))
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(registry.send(Size).await.unwrap(), 0);
-    }
-
-    #[actix_rt::test]
-    async fn tlsalpn01_certificates_appear_and_go_with_the_challenge() {
-        let registry = Registry::new(Duration::from_secs(60), 100);
-        let certs = registry.alpn_certs();
-        let registry = registry.start();
-        let ticket = registry
-            .send(tlsalpn01("Abc.wile.test", "tok.thumb"))
-            .await
-            .unwrap()
-            .unwrap();
-        let cert = certs.get("abc.WILE.test").expect("published");
-        let san = cert.cert.subject_alt_names().unwrap();
-        assert_eq!(san.get(0).unwrap().dnsname(), Some("abc.wile.test"));
-        assert!(certs.get("other.wile.test").is_none());
-        assert_eq!(registry.send(Size).await.unwrap(), 1);
-        registry.send(Withdraw(ticket)).await.unwrap();
-        assert!(certs.get("abc.wile.test").is_none());
-        assert_eq!(registry.send(Size).await.unwrap(), 0);
-    }
-
-    #[actix_rt::test]
-    async fn refuses_when_full_until_an_entry_goes() {
-        let registry = Registry::new(Duration::from_secs(60), 3).start();
-        let first = registry.send(http01("t1", "v")).await.unwrap().unwrap();
-        registry.send(dns01("a.test", "v")).await.unwrap().unwrap();
-        registry
-            .send(tlsalpn01("b.test", "v"))
-            .await
-            .unwrap()
-            .unwrap();
-        let err = registry.send(http01("t4", "v")).await.unwrap().unwrap_err();
-        assert!(matches!(err, RegistryError::Full { max: 3 }), "{err:?}");
-        assert!(err.to_string().contains("challenge.max_entries"), "{err}");
-        let err = registry.send(dns01("c.test", "v")).await.unwrap();
-        assert!(err.is_err(), "every type counts against the bound");
-        assert_eq!(registry.send(lookup("t4")).await.unwrap(), None);
-
-        registry.send(Withdraw(first)).await.unwrap();
-        assert!(registry.send(http01("t4", "v")).await.unwrap().is_ok());
-        assert_eq!(registry.send(Size).await.unwrap(), 3);
-    }
-
-    #[actix_rt::test]
-    async fn entries_of_every_type_expire_after_ttl() {
-        let registry = Registry::new(Duration::from_millis(40), 3);
-        let certs = registry.alpn_certs();
-        let registry = registry.start();
-        registry.send(http01("t", "v")).await.unwrap().unwrap();
-        registry.send(dns01("a.test", "v")).await.unwrap().unwrap();
-        registry
-            .send(tlsalpn01("b.test", "v"))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(registry.send(Size).await.unwrap(), 3);
-        actix_rt::time::sleep(Duration::from_millis(60)).await;
-        assert_eq!(registry.send(lookup("t")).await.unwrap(), None, "expired");
-        assert!(registry
-            .send(txt("_acme-challenge.a.test"))
-            .await
-            .unwrap()
-            .is_empty());
-        assert!(certs.get("b.test").is_none());
-        actix_rt::time::sleep(Duration::from_millis(30)).await;
-        assert_eq!(registry.send(Size).await.unwrap(), 0, "swept");
-    }
-
-    #[actix_rt::test]
-    async fn a_full_registry_frees_expired_entries_before_refusing() {
-        // A TTL long enough that the periodic sweep (every TTL/4) has not run yet.
-        let mut registry = Registry::new(Duration::from_millis(200), 1);
-        registry.publish(http01("t1", "v").0).unwrap();
-        assert!(matches!(
-            registry.publish(http01("t2", "v").0),
-            Err(RegistryError::Full { .. })
-        ));
-        std::thread::sleep(Duration::from_millis(220));
-        assert_eq!(registry.len(), 1, "not swept yet");
-        registry.publish(http01("t2", "v").0).unwrap();
-        assert_eq!(registry.len(), 1);
-    }
-
-    #[test]
-    fn txt_names_drop_the_wildcard_and_ignore_case() {
-        assert_eq!(txt_name("*.X.Wile.Test."), "_acme-challenge.x.wile.test");
-        assert_eq!(txt_name("a.b"), "_acme-challenge.a.b");
-    }
-}
+mod tests;

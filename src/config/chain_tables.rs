@@ -1,5 +1,5 @@
-//! The tables of `[chains]` beyond `issue`: each chain's own settings, the pool of objects the
-//! chains share (`[chains.pool]`) and the certificate key stock (`[chains.keys]`).
+//! The tables of `[chains]` beyond `issue`: each chain's own settings and the certificate key
+//! stock (`[chains.keys]`); the pool's own table (`[chains.pool]`) is `pool::settings`.
 
 use std::time::Duration;
 
@@ -44,10 +44,15 @@ impl Default for Renew {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RevokeSigner {
-    /// The account and the certificate's key in turn.
+    /// The three below in turn.
     Alternate,
+    /// The account that holds the certificate (`kid`).
     Account,
+    /// The certificate's own key (`jwk`).
     CertificateKey,
+    /// Another account, after proving control of every name of the certificate (RFC 8555
+    /// §7.6 allows it: a domain's new holder revoking the previous holder's certificate).
+    NameHolder,
 }
 
 /// `revoke`: revoke a certificate the tool holds, then check a second revocation is refused.
@@ -127,49 +132,26 @@ pub struct Poll {
     pub plain_get: bool,
 }
 
-/// Which idle account leaves the pool when it is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Eviction {
-    /// The one idle the longest.
-    Oldest,
-    Random,
-}
-
-/// What a chain does when the pool has nothing it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WhenEmpty {
-    /// Creates it (an account, or an account with a certificate), within its own latency.
-    Create,
-    /// Waits for another chain to bring one back, up to `wait_timeout`.
-    Wait,
-}
-
-/// The pool of accounts (with their orders, authorizations and certificates) shared by all
-/// attackers.
+/// How long a chain reads back a change the CA accepted (a new account key, a deactivation, a
+/// contact) before the CA's disagreement counts as a failure: CAs that cache accounts answer
+/// from the old state for a while (Boulder's WFE for about 5 s). The time until the CA agreed
+/// is measured and reported.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct PoolSettings {
-    /// Accounts held at most (idle and in use); beyond it, idle ones are evicted.
-    pub max_accounts: usize,
-    /// Certificates kept per account; the oldest is dropped beyond it.
-    pub max_certificates_per_account: usize,
-    pub eviction: Eviction,
-    pub when_empty: WhenEmpty,
-    /// With `when_empty = "wait"`, a chain still waiting after this fails (`pool:empty`).
+pub struct Settle {
+    /// The read-back must agree within this long after the change was accepted.
     #[serde(deserialize_with = "deserialize_duration")]
-    pub wait_timeout: Duration,
+    pub window: Duration,
+    /// Pause between two read-backs: the resolution of the measured time.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub interval: Duration,
 }
 
-impl Default for PoolSettings {
+impl Default for Settle {
     fn default() -> Self {
-        PoolSettings {
-            max_accounts: 1000,
-            max_certificates_per_account: 4,
-            eviction: Eviction::Oldest,
-            when_empty: WhenEmpty::Create,
-            wait_timeout: Duration::from_secs(10),
+        Settle {
+            window: Duration::from_secs(10),
+            interval: Duration::from_millis(250),
         }
     }
 }

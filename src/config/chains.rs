@@ -1,29 +1,29 @@
 //! `[chains]`: the mix (`[chains.weights]`) and `[chains.issue]`, which also says how every
 //! chain registers accounts and obtains certificates; the other tables are in
-//! [`chain_tables`](super::chain_tables). All of it is read by the chains at each run, so a
-//! reload changes it.
+//! [`chain_tables`](super::chain_tables), the weight tables in [`weights`](super::weights).
+//! All of it is read by the chains at each run, so a reload changes it.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use rand::Rng;
 use serde::Deserialize;
 
 use super::chain_tables::{
-    AccountUpdate, FailedValidation, KeyRollover, Keys, NewAccount, Poll, PoolSettings, Renew,
-    Revoke,
+    AccountUpdate, FailedValidation, KeyRollover, Keys, NewAccount, Poll, Renew, Revoke, Settle,
 };
+use super::weights::{CertKeys, ChainWeights, NamesPerOrder, Profiles};
 use super::{check_domain, positive, ChallengeChoice, ChallengeWeights, Invalid};
 use crate::acme::wire::ChallengeType;
-use crate::acme::{JwsAlg, KeyType};
-use crate::chains::ChainKind;
+use crate::acme::JwsAlg;
+use crate::chain_kind::ChainKind;
+use crate::pool::PoolSettings;
 
 /// Per-chain settings and the mix.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Chains {
     /// Relative weight of each chain by name; without the table, `issue` alone runs.
-    pub weights: Option<BTreeMap<String, u32>>,
+    pub weights: ChainWeights,
     pub issue: Issue,
     #[serde(rename = "new-account", alias = "new_account")]
     pub new_account: NewAccount,
@@ -38,6 +38,7 @@ pub struct Chains {
     pub poll: Poll,
     pub pool: PoolSettings,
     pub keys: Keys,
+    pub settle: Settle,
 }
 
 /// The `issue` chain (new account, order, validation, finalize, download), and how every other
@@ -69,6 +70,12 @@ pub struct Issue {
     /// How an order's challenges are answered: all at once, then polled (as ACME clients do),
     /// or one at a time.
     pub answer: Answering,
+    /// Share (0–1) of `issue` runs that register a new account; the others order from an
+    /// account of the pool, as most real subscribers (and every hosting provider) do.
+    pub new_account: f64,
+    /// Certificate profiles to order with, by weight (`{ shortlived = 1, classic = 3 }`);
+    /// empty: none asked, the CA's default.
+    pub profiles: Profiles,
 }
 
 /// How an order's challenges are answered.
@@ -87,203 +94,90 @@ impl Default for Issue {
     fn default() -> Self {
         Issue {
             base_domain: "wile.test".into(),
-            names_per_order: NamesPerOrder::Exactly(1),
+            names_per_order: NamesPerOrder::default(),
             account_key: JwsAlg::Es256,
-            cert_key: CertKeys::One("p256".into()),
+            cert_key: CertKeys::default(),
             verify_root: None,
             contact: None,
             challenge: ChallengeChoice::One(ChallengeType::Http01),
             challenge_weights: None,
             wildcards: 0.0,
             answer: Answering::Together,
+            new_account: 0.1,
+            profiles: Profiles::default(),
         }
     }
-}
-
-/// Number of names in an order.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum NamesPerOrder {
-    Exactly(usize),
-    Between(usize, usize),
-    /// Weights by count, as a table: `{ "1" = 80, "3" = 15, "10" = 5 }`.
-    Weighted(BTreeMap<String, u32>),
-}
-
-/// Most names an order may ask for here (Let's Encrypt allows 100).
-const MAX_NAMES: usize = 100;
-
-impl NamesPerOrder {
-    /// The counts and their weights (validation guarantees they parse).
-    fn weights(&self) -> Vec<(usize, u32)> {
-        match self {
-            NamesPerOrder::Exactly(n) => vec![(*n, 1)],
-            NamesPerOrder::Between(a, b) => (*a..=*b).map(|n| (n, 1)).collect(),
-            NamesPerOrder::Weighted(table) => table
-                .iter()
-                .filter_map(|(n, w)| Some((n.parse().ok()?, *w)))
-                .filter(|(_, w)| *w > 0)
-                .collect(),
-        }
-    }
-
-    /// A number of names, drawn by the weights.
-    pub fn sample(&self, rng: &mut impl Rng) -> usize {
-        pick_weighted(&self.weights(), rng).unwrap_or(1)
-    }
-
-    fn validate(&self) -> Result<(), String> {
-        match self {
-            NamesPerOrder::Between(a, b) if a > b => {
-                return Err(format!("needs min <= max, got [{a}, {b}]"))
-            }
-            NamesPerOrder::Weighted(table) => {
-                for count in table.keys() {
-                    count
-                        .parse::<usize>()
-                        .map_err(|_| format!("{count:?} is not a number of names"))?;
-                }
-            }
-            _ => {}
-        }
-        let counts: Vec<usize> = self.weights().into_iter().map(|(n, _)| n).collect();
-        let (Some(min), Some(max)) = (counts.iter().min(), counts.iter().max()) else {
-            return Err("every weight is 0".into());
-        };
-        if *min == 0 || *max > MAX_NAMES {
-            return Err(format!(
-                "counts must be between 1 and {MAX_NAMES}, got {min}..{max}"
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The certificate key type: one, or weights by type.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum CertKeys {
-    One(String),
-    Weighted(BTreeMap<String, u32>),
-}
-
-impl CertKeys {
-    /// The types in use and their weights (validation guarantees the names parse).
-    pub fn weights(&self) -> Vec<(KeyType, u32)> {
-        let named = match self {
-            CertKeys::One(name) => vec![(name.as_str(), 1)],
-            CertKeys::Weighted(table) => table.iter().map(|(n, w)| (n.as_str(), *w)).collect(),
-        };
-        named
-            .into_iter()
-            .filter(|(_, w)| *w > 0)
-            .filter_map(|(n, w)| Some((key_type(n).ok()?, w)))
-            .collect()
-    }
-
-    /// A key type, drawn by the weights.
-    pub fn sample(&self, rng: &mut impl Rng) -> KeyType {
-        pick_weighted(&self.weights(), rng).unwrap_or(KeyType::P256)
-    }
-
-    fn validate(&self) -> Result<(), String> {
-        let names: Vec<&str> = match self {
-            CertKeys::One(name) => vec![name],
-            CertKeys::Weighted(table) => table.keys().map(String::as_str).collect(),
-        };
-        for name in names {
-            key_type(name)?;
-        }
-        if self.weights().is_empty() {
-            return Err("every weight is 0".into());
-        }
-        Ok(())
-    }
-}
-
-fn key_type(name: &str) -> Result<KeyType, String> {
-    KeyType::ALL
-        .into_iter()
-        .find(|t| t.name() == name)
-        .ok_or_else(|| format!("{name:?} is not a key type: p256, p384 or rsa2048"))
 }
 
 impl Chains {
-    /// Each chain's weight as configured (validation guarantees the names).
-    pub fn weights(&self) -> Vec<(ChainKind, u32)> {
-        match &self.weights {
-            None => vec![(ChainKind::Issue, 1)],
-            Some(table) => table
-                .iter()
-                .filter_map(|(name, w)| Some((ChainKind::from_name(name)?, *w)))
-                .collect(),
-        }
+    /// Each chain's weight as configured.
+    pub fn weights(&self) -> &[(ChainKind, u32)] {
+        self.weights.get()
     }
 
     pub(super) fn validate(&self) -> Result<(), Invalid> {
-        if let Some(table) = &self.weights {
-            for name in table.keys() {
-                if ChainKind::from_name(name).is_none() {
-                    let known: Vec<&str> = ChainKind::ALL.iter().map(|k| k.name()).collect();
-                    return Err((
-                        "chains.weights",
-                        format!("{name:?} is not a chain: {}", known.join(", ")),
-                    ));
-                }
-            }
-        }
-        if self.weights().iter().all(|(_, w)| *w == 0) {
-            return Err((
-                "chains.weights",
-                "every weight is 0: give at least one chain a weight".into(),
-            ));
-        }
         let issue = &self.issue;
-        check_domain(&issue.base_domain).map_err(|e| ("chains.issue.base_domain", e))?;
-        issue
-            .names_per_order
-            .validate()
-            .map_err(|e| ("chains.issue.names_per_order", e))?;
-        issue
-            .cert_key
-            .validate()
-            .map_err(|e| ("chains.issue.cert_key", e))?;
+        check_domain("chains.issue.base_domain", &issue.base_domain)?;
         if let Some(contact) = &issue.contact {
             if !contact.starts_with("mailto:") {
-                return Err((
+                return Err(Invalid::new(
                     "chains.issue.contact",
                     format!("{contact:?} must be a mailto: URL"),
                 ));
             }
         }
+        if !(0.0..=1.0).contains(&issue.new_account) {
+            return Err(Invalid::new(
+                "chains.issue.new_account",
+                format!("{} is not a share between 0 and 1", issue.new_account),
+            ));
+        }
         let share = self.new_account.only_return_existing;
         if !(0.0..=1.0).contains(&share) {
-            return Err((
+            return Err(Invalid::new(
                 "chains.new-account.only_return_existing",
                 format!("{share} is not a share between 0 and 1"),
             ));
         }
         if let Some(bad) = self.revoke.reasons.iter().find(|r| **r == 7 || **r > 10) {
-            return Err((
+            return Err(Invalid::new(
                 "chains.revoke.reasons",
                 format!("{bad} is not an RFC 5280 reason code (0-10 without 7)"),
             ));
         }
-        check_domain(&self.account_update.contact_domain)
-            .map_err(|e| ("chains.account-update.contact_domain", e))?;
+        check_domain(
+            "chains.account-update.contact_domain",
+            &self.account_update.contact_domain,
+        )?;
         let pool = &self.pool;
         if pool.max_accounts == 0 {
-            return Err(("chains.pool.max_accounts", "must be at least 1".into()));
+            return Err(Invalid::new(
+                "chains.pool.max_accounts",
+                "must be at least 1",
+            ));
         }
         if pool.max_certificates_per_account == 0 {
-            return Err((
+            return Err(Invalid::new(
                 "chains.pool.max_certificates_per_account",
-                "must be at least 1".into(),
+                "must be at least 1",
             ));
         }
         positive("chains.pool.wait_timeout", pool.wait_timeout)?;
+        positive("chains.settle.interval", self.settle.interval)?;
+        if self.settle.window < self.settle.interval {
+            return Err(Invalid::new(
+                "chains.settle.window",
+                "must be at least chains.settle.interval",
+            ));
+        }
+        if self.settle.window > Duration::from_secs(600) {
+            return Err(Invalid::new(
+                "chains.settle.window",
+                "more than 10m: a CA that disagrees that long is failing, not settling",
+            ));
+        }
         if !(1..=10_000).contains(&self.keys.pool_size) {
-            return Err((
+            return Err(Invalid::new(
                 "chains.keys.pool_size",
                 format!("{} is not between 1 and 10000", self.keys.pool_size),
             ));
@@ -292,31 +186,11 @@ impl Chains {
     }
 }
 
-/// Draws one of `items` by weight; `None` when every weight is 0.
-pub fn pick_weighted<T: Copy>(items: &[(T, u32)], rng: &mut impl Rng) -> Option<T> {
-    let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
-    if total == 0 {
-        return None;
-    }
-    let mut ticket = rng.random_range(0..total);
-    for (item, weight) in items {
-        let weight = u64::from(*weight);
-        if ticket < weight {
-            return Some(*item);
-        }
-        ticket -= weight;
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::tests::load;
     use crate::config::{Eviction, RevokeSigner, WhenEmpty};
-    use rand::rngs::StdRng;
-    use rand::SeedableRng;
-    use std::time::Duration;
 
     fn error(toml: &str) -> String {
         load(toml, &[]).unwrap_err().to_string()
@@ -339,7 +213,7 @@ mod tests {
             &[("WEC_CHAINS__WEIGHTS__DEACTIVATE_AUTHZ", "3")],
         )
         .unwrap();
-        let mut weights = s.chains.weights();
+        let mut weights = s.chains.weights().to_vec();
         weights.sort();
         assert_eq!(
             weights,
@@ -365,62 +239,6 @@ mod tests {
         assert!(msg.contains("every weight is 0"), "{msg}");
         let msg = error("[chains.revok]\nreasons = [1]\n");
         assert!(msg.contains("unknown field `revok`"), "{msg}");
-    }
-
-    #[test]
-    fn names_per_order_by_weight() {
-        let s = load(
-            "[chains.issue]\nnames_per_order = { \"1\" = 3, \"4\" = 1, \"9\" = 0 }\n",
-            &[],
-        )
-        .unwrap();
-        let mut rng = StdRng::seed_from_u64(3);
-        let draws: Vec<usize> = (0..4000)
-            .map(|_| s.chains.issue.names_per_order.sample(&mut rng))
-            .collect();
-        let fours = draws.iter().filter(|n| **n == 4).count();
-        assert!(
-            draws.iter().all(|n| *n == 1 || *n == 4),
-            "weight 0 never drawn"
-        );
-        assert!(
-            (880..1120).contains(&fours),
-            "{fours} of 4000, expected 1000"
-        );
-
-        for (table, why) in [
-            ("{ \"x\" = 1 }", "\"x\" is not a number of names"),
-            ("{ \"0\" = 1 }", "between 1 and 100"),
-            ("{ \"101\" = 1 }", "between 1 and 100"),
-            ("{ \"2\" = 0 }", "every weight is 0"),
-            ("[3, 1]", "needs min <= max"),
-        ] {
-            let msg = error(&format!("[chains.issue]\nnames_per_order = {table}\n"));
-            assert!(
-                msg.contains("`chains.issue.names_per_order`") && msg.contains(why),
-                "{table}: {msg}"
-            );
-        }
-    }
-
-    #[test]
-    fn certificate_key_types_by_weight() {
-        let s = load(
-            "[chains.issue]\ncert_key = { p256 = 1, rsa2048 = 1, p384 = 0 }\n",
-            &[],
-        )
-        .unwrap();
-        assert_eq!(
-            s.chains.issue.cert_key.weights(),
-            [(KeyType::P256, 1), (KeyType::Rsa2048, 1)]
-        );
-        let s = load("", &[("WEC_CHAINS__ISSUE__CERT_KEY", "p384")]).unwrap();
-        assert_eq!(s.chains.issue.cert_key.weights(), [(KeyType::P384, 1)]);
-        let msg = error("[chains.issue]\ncert_key = \"p521\"\n");
-        assert!(
-            msg.contains("`chains.issue.cert_key`") && msg.contains("\"p521\" is not a key type"),
-            "{msg}"
-        );
     }
 
     #[test]

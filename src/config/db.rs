@@ -1,33 +1,42 @@
 //! The `[db]` table: Boulder's database, read-only (`--mysql` gives the URL too, and wins).
+//! The URL and the templates are parsed when the file is read.
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::{positive, Invalid};
-use crate::db::{dsn, urls, DbSettings};
+use crate::db::dsn::DbUrl;
+use crate::db::urls::{Object, Template, UrlTemplates};
+use crate::db::DbSettings;
 use crate::units::deserialize_duration;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Db {
     /// Go-style DSN (`user:pass@tcp(host:port)/boulder`) or `mysql://` URL; off when absent.
-    pub url: Option<String>,
+    pub url: Option<DbUrl>,
     /// Db actors (threads) running queries.
     pub threads: usize,
     /// Connections to the database.
     pub pool_size: u32,
     #[serde(deserialize_with = "deserialize_duration")]
     pub connect_timeout: Duration,
-    /// Bound on every statement (MariaDB `max_statement_time`, MySQL `max_execution_time`).
+    /// Bound on every statement: a hint in each statement (`MAX_EXECUTION_TIME`, vtgate's
+    /// `QUERY_TIMEOUT_MS`) and the session's `max_statement_time` (MariaDB) or
+    /// `max_execution_time` (MySQL). A statement beyond it fails alone (`db:timeout`), without
+    /// marking the database down.
     #[serde(deserialize_with = "deserialize_duration")]
     pub query_timeout: Duration,
     /// Where a stored certificate is fetched: `{serial}` is its hex serial.
-    pub cert_url: String,
+    #[serde(deserialize_with = "cert_template")]
+    pub cert_url: Template,
     /// Where a stored authorization is fetched: `{regID}`, `{authzID}`.
-    pub authz_url: String,
+    #[serde(deserialize_with = "authz_template")]
+    pub authz_url: Template,
     /// Where a stored order is fetched: `{regID}`, `{orderID}`.
-    pub order_url: String,
+    #[serde(deserialize_with = "order_template")]
+    pub order_url: Template,
     /// Check that what the CA answered is what it stored.
     pub consistency_checks: bool,
     /// How long a stored row may take to appear before a consistency check reports it missing.
@@ -43,9 +52,9 @@ impl Default for Db {
             pool_size: 4,
             connect_timeout: Duration::from_secs(2),
             query_timeout: Duration::from_secs(2),
-            cert_url: urls::CERT.into(),
-            authz_url: urls::AUTHZ.into(),
-            order_url: urls::ORDER.into(),
+            cert_url: Template::boulder(Object::Certificate),
+            authz_url: Template::boulder(Object::Authorization),
+            order_url: Template::boulder(Object::Order),
             consistency_checks: true,
             consistency_wait: Duration::from_secs(10),
         }
@@ -63,37 +72,46 @@ impl Db {
     }
 
     /// The URL templates, relative ones resolved against `directory`.
-    pub fn url_templates(&self, directory: &url::Url) -> urls::UrlTemplates {
-        urls::UrlTemplates::new(
+    pub fn url_templates(&self, directory: &url::Url) -> UrlTemplates {
+        UrlTemplates::new(
             directory.clone(),
-            &self.cert_url,
-            &self.authz_url,
-            &self.order_url,
+            self.cert_url.clone(),
+            self.authz_url.clone(),
+            self.order_url.clone(),
         )
-        .expect("URL templates were validated with the config")
     }
 
-    pub fn validate(&self) -> Result<(), Invalid> {
-        if let Some(url) = &self.url {
-            dsn::to_url(url).map_err(|e| ("db.url", e.to_string()))?;
-        }
+    pub(super) fn validate(&self) -> Result<(), Invalid> {
         if !(1..=64).contains(&self.threads) {
-            return Err((
+            return Err(Invalid::new(
                 "db.threads",
                 format!("{} is not within 1..=64", self.threads),
             ));
         }
         if (self.pool_size as usize) < self.threads {
-            return Err((
+            return Err(Invalid::new(
                 "db.pool_size",
                 format!("{} is below db.threads ({})", self.pool_size, self.threads),
             ));
         }
         positive("db.connect_timeout", self.connect_timeout)?;
-        positive("db.query_timeout", self.query_timeout)?;
-        let base = url::Url::parse("http://ca.test/").expect("static URL");
-        urls::UrlTemplates::new(base, &self.cert_url, &self.authz_url, &self.order_url)
-            .map_err(|e| ("db.cert_url/authz_url/order_url", e))?;
-        Ok(())
+        positive("db.query_timeout", self.query_timeout)
     }
+}
+
+fn template<'de, D: Deserializer<'de>>(d: D, object: Object) -> Result<Template, D::Error> {
+    let text = String::deserialize(d)?;
+    Template::parse(object, &text).map_err(serde::de::Error::custom)
+}
+
+fn cert_template<'de, D: Deserializer<'de>>(d: D) -> Result<Template, D::Error> {
+    template(d, Object::Certificate)
+}
+
+fn authz_template<'de, D: Deserializer<'de>>(d: D) -> Result<Template, D::Error> {
+    template(d, Object::Authorization)
+}
+
+fn order_template<'de, D: Deserializer<'de>>(d: D) -> Result<Template, D::Error> {
+    template(d, Object::Order)
 }

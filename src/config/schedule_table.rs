@@ -1,18 +1,20 @@
 //! The `[schedule]` table: any mode of the command line, written in the config so a daemon
 //! can be driven (and re-driven on reload) without arguments. A flat table rather than a
-//! tagged enum, so a wrong value is reported with its own key (`schedule.workers`).
+//! tagged enum, so a wrong value is reported with its own name (`workers`); it is turned into
+//! a [`Schedule`] as the config loads.
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::cli::DEFAULT_MAX_IN_FLIGHT;
-use crate::schedule::{Delta, Rate, Schedule, Workers};
+use crate::schedule::rate::DeltaError;
+use crate::schedule::{Delta, Rate, Schedule, ScheduleError, Workers};
 use crate::units::deserialize_option_duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Mode {
+enum Mode {
     Hammer,
     Seq,
     Aseq,
@@ -21,7 +23,7 @@ pub enum Mode {
 
 /// `workers = 4` (hammer) or `workers = [1, 4, 16]` (seq).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Counts {
+enum Counts {
     One(usize),
     Many(Vec<usize>),
 }
@@ -63,7 +65,7 @@ impl<'de> Deserialize<'de> for Counts {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ScheduleTable {
+struct ScheduleTable {
     pub mode: Mode,
     pub workers: Option<Counts>,
     #[serde(default, deserialize_with = "deserialize_option_duration")]
@@ -76,24 +78,42 @@ pub struct ScheduleTable {
     pub max_in_flight: Option<usize>,
 }
 
-/// An error naming the key under `schedule`.
-fn missing(key: &str, mode: &str) -> (String, String) {
-    (
-        format!("schedule.{key}"),
-        format!("required by mode = \"{mode}\""),
-    )
+/// The `[schedule]` table as a [`Schedule`], checked; errors name the table's key at fault.
+pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Schedule>, D::Error> {
+    Option::<ScheduleTable>::deserialize(d)?
+        .map(|table| table.to_schedule())
+        .transpose()
+        .map_err(serde::de::Error::custom)
+}
+
+/// What is wrong with the table, naming the key under `schedule` where one is at fault.
+#[derive(Debug, thiserror::Error)]
+enum TableError {
+    #[error("{key}: required by mode = \"{mode}\"")]
+    Missing {
+        key: &'static str,
+        mode: &'static str,
+    },
+    #[error("workers: hammer takes one number")]
+    HammerTakesOne,
+    #[error("delta: {0}")]
+    Delta(#[from] DeltaError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+}
+
+fn missing(key: &'static str, mode: &'static str) -> TableError {
+    TableError::Missing { key, mode }
 }
 
 impl ScheduleTable {
-    /// The schedule, or the key that is wrong and why.
-    pub fn to_schedule(&self) -> Result<Schedule, (String, String)> {
+    /// The schedule, or which key is wrong and why.
+    fn to_schedule(&self) -> Result<Schedule, TableError> {
         let interval = |mode| self.interval.ok_or_else(|| missing("interval", mode));
         let schedule = match self.mode {
             Mode::Hammer => match &self.workers {
                 Some(Counts::One(n)) => Schedule::Workers(Workers::Hammer { workers: *n }),
-                Some(Counts::Many(_)) => {
-                    return Err(("schedule.workers".into(), "hammer takes one number".into()))
-                }
+                Some(Counts::Many(_)) => return Err(TableError::HammerTakesOne),
                 None => return Err(missing("workers", "hammer")),
             },
             Mode::Seq => {
@@ -109,7 +129,7 @@ impl ScheduleTable {
             }
             Mode::Aseq => Schedule::Workers(Workers::Aseq {
                 increment: self.increment.ok_or_else(|| missing("increment", "aseq"))?,
-                target: self
+                final_workers: self
                     .final_workers
                     .ok_or_else(|| missing("final_workers", "aseq"))?,
                 interval: interval("aseq")?,
@@ -118,18 +138,11 @@ impl ScheduleTable {
                 per_sec: self
                     .chains_per_sec
                     .ok_or_else(|| missing("chains_per_sec", "rate"))?,
-                delta: self
-                    .delta
-                    .as_deref()
-                    .map(Delta::parse)
-                    .transpose()
-                    .map_err(|e| ("schedule.delta".to_owned(), e))?,
+                delta: self.delta.as_deref().map(Delta::parse).transpose()?,
                 max_in_flight: self.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
             }),
         };
-        schedule
-            .validate()
-            .map_err(|e| ("schedule".to_owned(), e.to_string()))?;
+        schedule.validate()?;
         Ok(schedule)
     }
 }

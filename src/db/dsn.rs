@@ -1,19 +1,40 @@
 //! `--mysql` accepts the original Go-style DSN (`user:pass@tcp(host:port)/db`, as Boulder's
-//! configs write it) or a `mysql://` URL, and turns either into the URL diesel wants.
+//! configs write it) or a `mysql://` URL, and turns either into the URL diesel wants. Errors
+//! show the input with its password masked.
 
 use url::Url;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("--mysql {input:?}: {reason} (expected user:pass@tcp(127.0.0.1:3306)/boulder or mysql://user:pass@127.0.0.1:3306/boulder)")]
+#[error("{input:?}: {reason} (expected user:pass@tcp(127.0.0.1:3306)/boulder or mysql://user:pass@127.0.0.1:3306/boulder)")]
 pub struct DsnError {
+    /// The input, its password masked.
     input: String,
     reason: String,
+}
+
+/// `input` with everything between the user name and the last `@` masked: the password,
+/// whatever characters it holds (a Go DSN's password may contain `@` and `/`).
+fn masked(input: &str) -> String {
+    let (scheme, rest) = match input.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), input),
+    };
+    match rest.rsplit_once('@') {
+        Some((credentials, tail)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            match credentials.contains(':') {
+                true => format!("{scheme}{user}:***@{tail}"),
+                false => input.to_owned(),
+            }
+        }
+        None => input.to_owned(),
+    }
 }
 
 /// Normalises a Go-style DSN or a `mysql://` URL to a `mysql://` URL.
 pub fn to_url(input: &str) -> Result<Url, DsnError> {
     let err = |reason: &str| DsnError {
-        input: input.to_owned(),
+        input: masked(input),
         reason: reason.to_owned(),
     };
     if input.starts_with("mysql://") {
@@ -56,6 +77,47 @@ pub fn to_url(input: &str) -> Result<Url, DsnError> {
     Ok(url)
 }
 
+/// Boulder's database (`--mysql`, `db.url`) as diesel connects to it, parsed once: it shows
+/// (`Display`, `Debug`) with its password masked; [`DbUrl::url`] is for connecting only.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct DbUrl(Url);
+
+impl std::str::FromStr for DbUrl {
+    type Err = DsnError;
+
+    fn from_str(input: &str) -> Result<Self, DsnError> {
+        to_url(input).map(DbUrl)
+    }
+}
+
+impl TryFrom<String> for DbUrl {
+    type Error = DsnError;
+
+    fn try_from(input: String) -> Result<Self, DsnError> {
+        input.parse()
+    }
+}
+
+impl DbUrl {
+    /// The `mysql://` URL, password included: for connecting, never for showing.
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redacted(&self.0))
+    }
+}
+
+impl std::fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DbUrl({self})")
+    }
+}
+
 /// The URL with its password masked, for logs.
 pub fn redacted(url: &Url) -> String {
     let mut shown = url.clone();
@@ -96,9 +158,41 @@ mod tests {
     }
 
     #[test]
+    fn parsed_urls_never_show_the_password() {
+        let url: DbUrl = "u:hunter2@tcp(127.0.0.1:3306)/db".parse().unwrap();
+        assert_eq!(url.url().password(), Some("hunter2"));
+        assert_eq!(url.to_string(), "mysql://u:***@127.0.0.1:3306/db");
+        assert_eq!(format!("{url:?}"), "DbUrl(mysql://u:***@127.0.0.1:3306/db)");
+    }
+
+    #[test]
     fn mysql_urls_pass_through() {
         let url = to_url("mysql://root@127.0.0.1:3306/boulder").unwrap();
         assert_eq!(url.as_str(), "mysql://root@127.0.0.1:3306/boulder");
+    }
+
+    /// A malformed DSN is shown without its password, whatever the password holds.
+    #[test]
+    fn errors_mask_the_password() {
+        for (bad, shown) in [
+            (
+                "u:hunter2@tcp(127.0.0.1:3306)",
+                "\"u:***@tcp(127.0.0.1:3306)\": no /database",
+            ),
+            (
+                "u:p@ss/hunter2@unix(/s)/db",
+                "\"u:***@unix(/s)/db\": only tcp",
+            ),
+            (
+                "mysql://u:hunter2@127.0.0.1:3306",
+                "\"mysql://u:***@127.0.0.1:3306\": no database name",
+            ),
+            ("root@unix(/s)/db", "\"root@unix(/s)/db\": only tcp"),
+        ] {
+            let msg = to_url(bad).unwrap_err().to_string();
+            assert!(msg.starts_with(shown), "{bad}: {msg}");
+            assert!(!msg.contains("hunter2"), "{msg}");
+        }
     }
 
     #[test]

@@ -1,22 +1,102 @@
-//! The read-only queries, as plain functions over a connection. Random rows are picked by
-//! primary-key range (`id >= random ORDER BY id LIMIT 1`), never `ORDER BY RAND()`, which
-//! would sort a production-sized table for every pick.
+//! The read-only queries, as plain functions over a connection.
+//!
+//! Every statement here is a single `SELECT` built by [`Bound::select`], which puts the
+//! per-statement timeout hints right after the keyword, with only unsigned ids bound as
+//! parameters ([`Select`]); none relies on session state a proxy could drop (user variables,
+//! temporary tables, index hints). Cut-offs use `UTC_TIMESTAMP()`: Boulder stores UTC in
+//! DATETIME columns, whatever the session's time zone.
+//!
+//! Random rows are picked in a table's *live range* `[lo, hi]`: ids grow with time, so the
+//! expired rows of a production table form a long prefix, and `lo` (where live rows start) is
+//! found in O(log n) from an index or a binary search over the primary key. A pick then reads
+//! the first qualifying row in a bounded id window after a uniformly random id of that range,
+//! so its cost does not grow with the table, and never scans the expired prefix.
 
-use diesel::connection::SimpleConnection;
-use diesel::dsl::now;
-use diesel::mysql::MysqlConnection;
+use std::time::Duration;
+
+use diesel::mysql::{Mysql, MysqlConnection};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Unsigned};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Unsigned, Untyped};
 
-use super::schema::{authz2, certificate_status, certificates, order_to_authz2, orders};
+/// Per-statement timeout hints, written right after `SELECT`: `MAX_EXECUTION_TIME` is the
+/// optimizer hint of MySQL (5.7.8+) and MariaDB (12.0+), `QUERY_TIMEOUT_MS` Vitess's vtgate
+/// directive. Anything that does not know one reads it as a comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    ms: u64,
+}
+
+impl Bound {
+    pub fn new(timeout: Duration) -> Bound {
+        Bound {
+            ms: (timeout.as_millis() as u64).max(1),
+        }
+    }
+
+    pub fn timeout(self) -> Duration {
+        Duration::from_millis(self.ms)
+    }
+
+    /// The statement `SELECT <hints> rest`.
+    pub fn select(self, rest: &str) -> String {
+        format!(
+            "SELECT /*+ MAX_EXECUTION_TIME({ms}) */ /*vt+ QUERY_TIMEOUT_MS={ms} */ {rest}",
+            ms = self.ms
+        )
+    }
+}
+
+/// A `SELECT` whose `?` placeholders take unsigned ids. Unlike `diesel::sql_query`, it is
+/// prepared once per connection and then only executed: diesel caches it by its SQL text.
+#[derive(Debug, Clone)]
+pub struct Select {
+    sql: String,
+    ids: Vec<u64>,
+}
+
+impl Select {
+    pub fn new(sql: String, ids: &[u64]) -> Select {
+        debug_assert!(sql.starts_with("SELECT "), "{sql}");
+        debug_assert_eq!(sql.matches('?').count(), ids.len(), "{sql}");
+        Select {
+            sql,
+            ids: ids.to_vec(),
+        }
+    }
+}
+
+impl QueryFragment<Mysql> for Select {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
+        let mut parts = self.sql.split('?');
+        out.push_sql(parts.next().unwrap_or_default());
+        for (id, part) in self.ids.iter().zip(parts) {
+            out.push_bind_param::<Unsigned<BigInt>, u64>(id)?;
+            out.push_sql(part);
+        }
+        Ok(())
+    }
+}
+
+impl QueryId for Select {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Select {
+    type SqlType = Untyped;
+}
+
+impl<Conn> RunQueryDsl<Conn> for Select {}
 
 /// How orders point to their authorizations in the database at hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
-    /// `orders.authzs`, a protobuf list (current Boulder).
-    Blob,
-    /// The `orderToAuthz2` table (older Boulder).
-    Table,
+pub struct OrderLinks {
+    /// `orders.authzs`, a protobuf list (Boulder since December 2025).
+    pub column: bool,
+    /// The `orderToAuthz2` table (Boulder until January 2026); read for an order whose
+    /// `authzs` is NULL, or for every order when the column does not exist.
+    pub table: bool,
 }
 
 #[derive(QueryableByName)]
@@ -25,26 +105,20 @@ struct Count {
     n: i64,
 }
 
-/// Which link this database uses, from `information_schema`.
-pub fn detect_link(conn: &mut MysqlConnection) -> QueryResult<Option<Link>> {
-    let found = |conn: &mut MysqlConnection, sql: &str| -> QueryResult<bool> {
-        Ok(diesel::sql_query(sql).get_result::<Count>(conn)?.n > 0)
+/// Which links this database has, from `information_schema`; `None` when it has neither.
+pub fn order_links(conn: &mut MysqlConnection, bound: Bound) -> QueryResult<Option<OrderLinks>> {
+    let mut found = |what: &str| -> QueryResult<bool> {
+        let sql = bound.select(&format!("COUNT(*) AS n FROM information_schema.{what}"));
+        Ok(Select::new(sql, &[]).get_result::<Count>(conn)?.n > 0)
     };
-    if found(
-        conn,
-        "SELECT COUNT(*) AS n FROM information_schema.COLUMNS \
-         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND COLUMN_NAME = 'authzs'",
-    )? {
-        return Ok(Some(Link::Blob));
-    }
-    if found(
-        conn,
-        "SELECT COUNT(*) AS n FROM information_schema.TABLES \
-         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orderToAuthz2'",
-    )? {
-        return Ok(Some(Link::Table));
-    }
-    Ok(None)
+    let links = OrderLinks {
+        column: found(
+            "COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' \
+             AND COLUMN_NAME = 'authzs'",
+        )?,
+        table: found("TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orderToAuthz2'")?,
+    };
+    Ok((links.column || links.table).then_some(links))
 }
 
 /// The tables whose ids the tool picks from, and whose growth it reports.
@@ -82,65 +156,199 @@ impl Table {
 
 #[derive(QueryableByName)]
 struct Range {
-    #[diesel(sql_type = diesel::sql_types::Nullable<Unsigned<BigInt>>)]
+    #[diesel(sql_type = Nullable<Unsigned<BigInt>>)]
     lo: Option<u64>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<Unsigned<BigInt>>)]
+    #[diesel(sql_type = Nullable<Unsigned<BigInt>>)]
     hi: Option<u64>,
 }
 
 /// Smallest and largest id of `table` (both read from the primary key's ends), or `None` when
 /// the table is empty. The largest id only grows: its growth is the table's insert rate, which
 /// `COUNT(*)` could not give cheaply on a production-sized table.
-pub fn id_range(conn: &mut MysqlConnection, table: Table) -> QueryResult<Option<(u64, u64)>> {
-    let sql = format!(
-        "SELECT CAST(MIN(id) AS UNSIGNED) AS lo, CAST(MAX(id) AS UNSIGNED) AS hi FROM `{}`",
+pub fn id_range(
+    conn: &mut MysqlConnection,
+    bound: Bound,
+    table: Table,
+) -> QueryResult<Option<(u64, u64)>> {
+    let sql = bound.select(&format!(
+        "CAST(MIN(id) AS UNSIGNED) AS lo, CAST(MAX(id) AS UNSIGNED) AS hi FROM `{}`",
         table.name()
-    );
-    let range: Range = diesel::sql_query(sql).get_result(conn)?;
+    ));
+    let range: Range = Select::new(sql, &[]).get_result(conn)?;
     Ok(range.lo.zip(range.hi))
 }
 
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = Nullable<Unsigned<BigInt>>)]
+    id: Option<u64>,
+}
+
+/// How many of the soonest-expiring live authorizations [`authz_live_floor`] looks at.
+const SOONEST: u32 = 1000;
+
+/// Where live authorizations start, from `authz2`'s `expires` index: the smallest id among the
+/// 1000 unexpired authorizations that expire first (an index-only read of 1000 entries).
+/// Lifetimes differ (pending 7 days, valid 30 days or hours, by profile), so the one row that
+/// expires next may be young; among the next thousand, the oldest long-lived ones are there.
+pub fn authz_live_floor(conn: &mut MysqlConnection, bound: Bound) -> QueryResult<Option<u64>> {
+    let sql = bound.select(&format!(
+        "CAST(MIN(id) AS UNSIGNED) AS id FROM (SELECT id FROM authz2 \
+         WHERE expires > UTC_TIMESTAMP() ORDER BY expires LIMIT {SOONEST}) AS soonest"
+    ));
+    Ok(Select::new(sql, &[]).get_result::<Id>(conn)?.id)
+}
+
+/// How many of the newest certificates tell the longest lifetime [`certificate_live_floor`]
+/// assumes.
+const NEWEST: u32 = 64;
+
+#[derive(QueryableByName)]
+struct Lifetime {
+    #[diesel(sql_type = Nullable<Unsigned<BigInt>>)]
+    secs: Option<u64>,
+}
+
+/// Where live certificates start, from the `issued_idx` index: the first certificate issued
+/// less than the longest lifetime among the 64 newest ago (plus an hour, for backdating).
+/// Every older certificate has expired, unless it had a longer lifetime than any recent one.
+/// Two statements: the lifetime, then the index read with it bound (a subquery in the cut-off
+/// would keep the optimizer from using the index range).
+pub fn certificate_live_floor(
+    conn: &mut MysqlConnection,
+    bound: Bound,
+) -> QueryResult<Option<u64>> {
+    let sql = bound.select(&format!(
+        "CAST(MAX(GREATEST(TIMESTAMPDIFF(SECOND, issued, expires), 0)) + 3600 AS UNSIGNED) \
+         AS secs FROM (SELECT issued, expires FROM certificates ORDER BY id DESC \
+         LIMIT {NEWEST}) AS newest"
+    ));
+    let Some(lifetime) = Select::new(sql, &[]).get_result::<Lifetime>(conn)?.secs else {
+        return Ok(None);
+    };
+    let sql = bound.select(
+        "CAST(id AS UNSIGNED) AS id FROM certificates \
+         WHERE issued > UTC_TIMESTAMP() - INTERVAL ? SECOND ORDER BY certificates.issued LIMIT 1",
+    );
+    Ok(Select::new(sql, &[lifetime])
+        .get_result::<Id>(conn)
+        .optional()?
+        .and_then(|r| r.id))
+}
+
+#[derive(QueryableByName)]
+struct Probe {
+    #[diesel(sql_type = Nullable<Unsigned<BigInt>>)]
+    id: Option<u64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    live: Option<i64>,
+}
+
+/// Rows a probe of [`order_live_floor`] looks at: an order that expired early (it reused an
+/// authorization about to expire) among live ones does not mislead the search.
+const PROBE_ROWS: u32 = 8;
+
+/// Where live orders start. `orders` has no index on `expires` alone, but ids grow with time
+/// and an order expires a fixed lifetime after it was made (or earlier), so a binary search
+/// over the primary key finds the first id after which orders are unexpired, in about
+/// log2(rows) point reads. `None` when the newest orders have expired too.
+pub fn order_live_floor(
+    conn: &mut MysqlConnection,
+    bound: Bound,
+    lo: u64,
+    hi: u64,
+) -> QueryResult<Option<u64>> {
+    let sql = bound.select(&format!(
+        "CAST(MIN(id) AS UNSIGNED) AS id, CAST(MAX(expires > UTC_TIMESTAMP()) AS SIGNED) AS live \
+         FROM (SELECT id, expires FROM orders WHERE id >= ? ORDER BY id LIMIT {PROBE_ROWS}) AS w"
+    ));
+    let mut live_at = |id: u64| -> QueryResult<bool> {
+        let probe: Probe = Select::new(sql.clone(), &[id]).get_result(conn)?;
+        Ok(probe.id.is_none() || probe.live == Some(1))
+    };
+    binary_search_floor(lo, hi, &mut live_at)
+}
+
+/// The smallest id in `[lo, hi]` at which `live` holds (it is assumed to hold from there on),
+/// or `None` when it does not hold at `hi`. `live(x)` is read as "rows from x on are live";
+/// past the last row it is true, so an all-expired table ends at `hi + 1`, reported as `None`.
+fn binary_search_floor(
+    lo: u64,
+    hi: u64,
+    live: &mut impl FnMut(u64) -> QueryResult<bool>,
+) -> QueryResult<Option<u64>> {
+    if live(lo)? {
+        return Ok(Some(lo));
+    }
+    // Invariant: not live at `dead`, live at `alive` (hi + 1 stands for "past the end").
+    let (mut dead, mut alive) = (lo, hi.saturating_add(1));
+    while alive - dead > 1 {
+        let mid = dead + (alive - dead) / 2;
+        if live(mid)? {
+            alive = mid;
+        } else {
+            dead = mid;
+        }
+    }
+    Ok((alive <= hi).then_some(alive))
+}
+
 /// A certificate as stored.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, QueryableByName)]
 pub struct CertRow {
+    #[diesel(sql_type = BigInt)]
     pub id: i64,
+    #[diesel(sql_type = BigInt, column_name = "registrationID")]
     pub registration_id: i64,
+    #[diesel(sql_type = Text)]
     pub serial: String,
+    #[diesel(sql_type = diesel::sql_types::Blob)]
     pub der: Vec<u8>,
 }
 
-/// The first certificate with `id >= from`.
-pub fn certificate_from(conn: &mut MysqlConnection, from: u64) -> QueryResult<Option<CertRow>> {
-    use certificates::dsl as c;
-    c::certificates
-        .filter(c::id.ge(from as i64))
-        .order(c::id.asc())
-        .select((c::id, c::registration_id, c::serial, c::der))
-        .first(conn)
-        .optional()
+/// The first unexpired certificate with an id in `[from, until)`.
+pub fn live_certificate_in(
+    conn: &mut MysqlConnection,
+    bound: Bound,
+    from: u64,
+    until: u64,
+) -> QueryResult<Option<CertRow>> {
+    let sql = bound.select(
+        "id, registrationID, serial, der FROM certificates WHERE id >= ? AND id < ? \
+         AND expires > UTC_TIMESTAMP() ORDER BY certificates.id LIMIT 1",
+    );
+    Select::new(sql, &[from, until]).get_result(conn).optional()
 }
 
 /// An authorization as stored; `status` 0 pending, 1 valid, 2 invalid, 3 deactivated,
-/// 4 revoked.
-#[derive(Debug, Clone, Queryable)]
+/// 4 revoked; `identifier` as stored (a wildcard with its `*.`).
+#[derive(Debug, Clone, QueryableByName)]
 pub struct AuthzRow {
+    #[diesel(sql_type = Unsigned<BigInt>)]
     pub id: u64,
+    #[diesel(sql_type = BigInt, column_name = "registrationID")]
     pub registration_id: i64,
+    #[diesel(sql_type = Text, column_name = "identifierValue")]
     pub identifier: String,
+    #[diesel(sql_type = diesel::sql_types::TinyInt)]
     pub status: i8,
 }
 
-/// The first live (pending or valid, unexpired) authorization with `id >= from`.
-pub fn live_authz_from(conn: &mut MysqlConnection, from: u64) -> QueryResult<Option<AuthzRow>> {
-    use authz2::dsl as a;
-    a::authz2
-        .filter(a::id.ge(from))
-        .filter(a::status.le(1))
-        .filter(a::expires.gt(now))
-        .order(a::id.asc())
-        .select((a::id, a::registration_id, a::identifier_value, a::status))
-        .first(conn)
-        .optional()
+/// The first live authorization (pending or valid, unexpired: what Boulder's WFE serves) with
+/// an id in `[from, until)`. Expired ones answer 404; invalid, deactivated and revoked ones
+/// are not what a GET check should look at.
+pub fn live_authz_in(
+    conn: &mut MysqlConnection,
+    bound: Bound,
+    from: u64,
+    until: u64,
+) -> QueryResult<Option<AuthzRow>> {
+    let sql = bound.select(
+        "id, registrationID, identifierValue, status FROM authz2 \
+         WHERE id >= ? AND id < ? AND status IN (0, 1) AND expires > UTC_TIMESTAMP() \
+         ORDER BY authz2.id LIMIT 1",
+    );
+    Select::new(sql, &[from, until]).get_result(conn).optional()
 }
 
 /// An order as stored, with the ids of its authorizations.
@@ -151,50 +359,76 @@ pub struct OrderRow {
     pub authz_ids: Vec<u64>,
 }
 
-/// The first unexpired order with `id >= from`, its authorizations read through `link`.
-pub fn live_order_from(
+#[derive(QueryableByName)]
+struct StoredOrder {
+    #[diesel(sql_type = Unsigned<BigInt>)]
+    id: u64,
+    #[diesel(sql_type = BigInt, column_name = "registrationID")]
+    registration_id: i64,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Blob>)]
+    authzs: Option<Vec<u8>>,
+}
+
+#[derive(QueryableByName)]
+struct AuthzId {
+    #[diesel(sql_type = Unsigned<BigInt>)]
+    id: u64,
+}
+
+/// The first unexpired order with an id in `[from, until)`, with its authorizations: from
+/// `orders.authzs`, or, for an order whose `authzs` is NULL (or without the column), from
+/// `orderToAuthz2` when that table exists, as Boulder's SA read them.
+pub fn live_order_in(
     conn: &mut MysqlConnection,
+    bound: Bound,
+    links: OrderLinks,
     from: u64,
-    link: Link,
+    until: u64,
 ) -> QueryResult<Option<OrderRow>> {
-    use orders::dsl as o;
-    let live = o::orders
-        .filter(o::id.ge(from))
-        .filter(o::expires.gt(now))
-        .order(o::id.asc());
-    match link {
-        Link::Blob => {
-            let row: Option<(u64, i64, Option<Vec<u8>>)> = live
-                .select((o::id, o::registration_id, o::authzs))
-                .first(conn)
-                .optional()?;
-            Ok(row.map(|(id, registration_id, blob)| OrderRow {
-                id,
-                registration_id,
-                authz_ids: blob.map(|b| decode_authz_ids(&b)).unwrap_or_default(),
-            }))
-        }
-        Link::Table => {
-            let row: Option<(u64, i64)> = live
-                .select((o::id, o::registration_id))
-                .first(conn)
-                .optional()?;
-            let Some((id, registration_id)) = row else {
-                return Ok(None);
-            };
-            use order_to_authz2::dsl as l;
-            let authz_ids = l::order_to_authz2
-                .filter(l::order_id.eq(id as i64))
-                .order(l::authz_id.asc())
-                .select(l::authz_id)
-                .load(conn)?;
-            Ok(Some(OrderRow {
-                id,
-                registration_id,
-                authz_ids,
-            }))
-        }
+    let authzs = if links.column {
+        "authzs"
+    } else {
+        "NULL AS authzs"
+    };
+    let sql = bound.select(&format!(
+        "id, registrationID, {authzs} FROM orders \
+         WHERE id >= ? AND id < ? AND expires > UTC_TIMESTAMP() ORDER BY orders.id LIMIT 1"
+    ));
+    let Some(order) = Select::new(sql, &[from, until])
+        .get_result::<StoredOrder>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let authz_ids = match order.authzs {
+        Some(blob) if !blob.is_empty() => decode_authz_ids(&blob),
+        _ => order_authz_ids(conn, bound, links, order.id)?,
+    };
+    Ok(Some(OrderRow {
+        id: order.id,
+        registration_id: order.registration_id,
+        authz_ids,
+    }))
+}
+
+/// The authorizations `orderToAuthz2` links to order `id` (none without the table).
+pub fn order_authz_ids(
+    conn: &mut MysqlConnection,
+    bound: Bound,
+    links: OrderLinks,
+    id: u64,
+) -> QueryResult<Vec<u64>> {
+    if !links.table {
+        return Ok(Vec::new());
     }
+    let sql = bound.select(
+        "CAST(authzID AS UNSIGNED) AS id FROM orderToAuthz2 WHERE orderID = ? ORDER BY authzID",
+    );
+    Ok(Select::new(sql, &[id])
+        .load::<AuthzId>(conn)?
+        .into_iter()
+        .map(|a| a.id)
+        .collect())
 }
 
 /// Decodes the protobuf `Authzs { repeated int64 authzIDs = 1; }`, packed or not. Unknown
@@ -253,37 +487,18 @@ pub fn decode_authz_ids(blob: &[u8]) -> Vec<u64> {
     ids
 }
 
-/// What the database holds for a serial: the certificate and its status row, each if present.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredCert {
-    pub der: Option<Vec<u8>>,
-    /// `good` or `revoked`, with the reason code.
-    pub status: Option<(String, i32)>,
-}
-
-/// Looks a certificate up under any of `serials` (spellings of one serial).
-pub fn stored_certificate(
-    conn: &mut MysqlConnection,
-    serials: &[String],
-) -> QueryResult<StoredCert> {
-    use certificate_status::dsl as s;
-    use certificates::dsl as c;
-    let der = c::certificates
-        .filter(c::serial.eq_any(serials))
-        .select(c::der)
-        .first(conn)
-        .optional()?;
-    let status = s::certificate_status
-        .filter(s::serial.eq_any(serials))
-        .select((s::status, s::revoked_reason))
-        .first(conn)
-        .optional()?;
-    Ok(StoredCert { der, status })
+#[derive(QueryableByName)]
+struct One {
+    #[diesel(sql_type = Integer)]
+    #[allow(dead_code)]
+    one: i32,
 }
 
 /// `SELECT 1`, to tell a live server from a dead one.
 pub fn ping(conn: &mut MysqlConnection) -> QueryResult<()> {
-    conn.batch_execute("SELECT 1")
+    Select::new("SELECT 1 AS one".into(), &[])
+        .get_result::<One>(conn)
+        .map(drop)
 }
 
 #[cfg(test)]
@@ -304,5 +519,41 @@ mod tests {
         assert!(decode_authz_ids(&[]).is_empty());
         // Truncated: what was read before the damage.
         assert_eq!(decode_authz_ids(&[0x08, 0x05, 0x08]), [5]);
+    }
+
+    #[test]
+    fn statements_carry_their_timeout_right_after_select() {
+        let sql = Bound::new(Duration::from_millis(1500)).select("1 AS one");
+        assert_eq!(
+            sql,
+            "SELECT /*+ MAX_EXECUTION_TIME(1500) */ /*vt+ QUERY_TIMEOUT_MS=1500 */ 1 AS one"
+        );
+        assert_eq!(
+            Bound::new(Duration::ZERO).timeout(),
+            Duration::from_millis(1)
+        );
+    }
+
+    #[test]
+    fn the_floor_is_where_rows_turn_live_in_log_steps() {
+        for (lo, hi, first_live) in [
+            (1, 1_000_000, 950_001),
+            (1, 1_000_000, 1),
+            (1, 1_000_000, 1_000_000),
+            (500, 500, 500),
+            (7, 100, 8),
+        ] {
+            let mut probes = 0;
+            let floor = binary_search_floor(lo, hi, &mut |id| {
+                probes += 1;
+                Ok(id >= first_live)
+            })
+            .unwrap();
+            assert_eq!(floor, Some(first_live), "{lo}..={hi}");
+            assert!(probes <= 22, "{probes} probes");
+        }
+        // Nothing live: the search runs off the end.
+        let floor = binary_search_floor(1, 1000, &mut |id| Ok(id > 1000)).unwrap();
+        assert_eq!(floor, None);
     }
 }

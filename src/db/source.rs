@@ -2,29 +2,71 @@
 //! fetched by URL: the tool holds none of their keys), and the consistency checks, which look
 //! in the background for what the CA answered among what it stored.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use actix::{Addr, MailboxError};
+use actix::{Addr, MailboxError, Message, Recipient};
 use futures_util::future::LocalBoxFuture;
 
-use super::consistency::{self, Expected};
+use super::consistency::{self, Claim, Facts, Kind, Mismatch};
 use super::queries::{AuthzRow, CertRow, OrderRow};
+use super::stored::{Controls, Observe};
 use super::urls::UrlTemplates;
-use super::{Db, DbError, FindCertificate, PickAuthz, PickCertificate, PickOrder};
-use crate::metrics::{ConsistencyChecked, Metrics};
+use super::{Db, DbError, PickAuthz, PickCertificate, PickOrder};
 use crate::pool::{ObjectKind, ObjectRef, Source, SourceError};
 
-/// How often a consistency check looks again for rows not stored yet.
-const RECHECK_EVERY: Duration = Duration::from_millis(200);
+/// A consistency check looks again for rows not stored yet after this, doubling up to the max.
+const RECHECK_FIRST: Duration = Duration::from_millis(200);
+const RECHECK_MAX: Duration = Duration::from_secs(2);
+
+/// A consistency check of something the API did against Boulder's database ended: a verdict
+/// per kind of row checked (`None`: agreed). Sent to whoever counts them.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ConsistencyChecked {
+    pub verdicts: Vec<(Kind, Option<Mismatch>)>,
+}
 
 #[derive(Clone)]
 pub struct DbLink {
     pub db: Addr<Db>,
     pub urls: UrlTemplates,
-    pub metrics: Addr<Metrics>,
+    /// Where verdicts go (the Metrics actor, in the daemon).
+    pub verdicts: Recipient<ConsistencyChecked>,
     /// How long stored rows may take to appear; `None`: consistency checks are off.
     pub consistency_wait: Option<Duration>,
+    pub rollovers: Rollovers,
+}
+
+/// Key changes being checked, per account: the pool hands a rolled-over account to the next
+/// chain at once, and a second key change within the check's wait leaves the first one's check
+/// reading the newer key, which says nothing of the first. The count per account tells the
+/// check of an older change that it was superseded; an entry lives while its latest check runs.
+#[derive(Debug, Clone, Default)]
+pub struct Rollovers(Arc<Mutex<HashMap<i64, u64>>>);
+
+impl Rollovers {
+    /// Notes a key change of `account`; returns its number.
+    fn claim(&self, account: i64) -> u64 {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(account).or_insert(0);
+        *count += 1;
+        *count
+    }
+
+    /// Whether a later key change of `account` than number `seq` was claimed; forgets the
+    /// account when `seq` is its latest.
+    fn superseded(&self, account: i64, seq: u64) -> bool {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match counts.get(&account) {
+            Some(&latest) if latest == seq => {
+                counts.remove(&account);
+                false
+            }
+            latest => latest.is_some(),
+        }
+    }
 }
 
 fn gone(e: MailboxError) -> DbError {
@@ -44,58 +86,94 @@ impl DbLink {
         self.db.send(PickOrder).await.map_err(gone)?
     }
 
-    /// Checks, without holding up the chain, that the CA stored `der` as served (and, with
-    /// `revoked`, revoked it for that reason). Rows may take a moment to appear: missing ones
-    /// are looked for again until the configured wait is over. The verdict goes to the Metrics
-    /// actor; a mismatch is also logged.
-    pub fn check_later(&self, der: Arc<[u8]>, revoked: Option<i32>) {
+    /// Whether `account` holds valid authorizations for all of `names`.
+    pub async fn controls(&self, account: i64, names: Vec<String>) -> Result<bool, DbError> {
+        self.db
+            .send(Controls { account, names })
+            .await
+            .map_err(gone)?
+    }
+
+    /// Checks, without holding up the chain, that the database holds what the API did (every
+    /// row Boulder writes for `claim`). Rows may take a moment to appear (asynchronous writes,
+    /// replicas): what may still settle is looked for again, at growing intervals, until the
+    /// configured wait is over. The verdicts go to the Metrics actor; mismatches are logged.
+    pub fn check_later(&self, claim: Claim) {
         let Some(wait) = self.consistency_wait else {
             return;
         };
-        let Some(serial) = openssl::x509::X509::from_der(&der)
-            .ok()
-            .and_then(|c| c.serial_number().to_bn().ok())
-            .map(|bn| bn.to_vec())
-        else {
-            return;
+        let facts = match &claim {
+            Claim::Issued { der, .. } | Claim::Revoked { der, .. } => {
+                match Facts::of(der.clone()) {
+                    Some(facts) => Some(facts),
+                    None => return,
+                }
+            }
+            _ => None,
+        };
+        let rollover = match &claim {
+            Claim::AccountKey { account, .. } => Some((*account, self.rollovers.claim(*account))),
+            _ => None,
         };
         let link = self.clone();
         actix_rt::spawn(async move {
             let deadline = Instant::now() + wait;
-            let mismatch = loop {
-                let found = link
-                    .db
-                    .send(FindCertificate {
-                        serial: serial.clone(),
-                    })
-                    .await;
-                let stored = match found {
-                    Ok(Ok(stored)) => stored,
-                    // The database is down: no verdict either way.
-                    _ => return,
+            let mut pause = RECHECK_FIRST;
+            let verdicts = loop {
+                let observe = Observe {
+                    claim: claim.clone(),
+                    facts: facts.clone(),
                 };
-                let mismatch = consistency::compare(Expected { der: &der, revoked }, &stored);
-                match mismatch {
-                    Some(m) if m.may_appear_later() && Instant::now() < deadline => {
-                        actix_rt::time::sleep(RECHECK_EVERY).await;
+                let seen = match link.db.send(observe).await {
+                    Ok(Ok(seen)) => seen,
+                    // The database is down or slow: no verdict either way.
+                    _ => {
+                        if let Some((account, seq)) = rollover {
+                            link.rollovers.superseded(account, seq);
+                        }
+                        return;
                     }
-                    other => break other,
+                };
+                let verdicts = consistency::verdicts(&claim, facts.as_ref(), &seen);
+                let settling = verdicts
+                    .iter()
+                    .any(|(_, m)| m.is_some_and(Mismatch::may_settle));
+                if settling && Instant::now() + pause < deadline {
+                    actix_rt::time::sleep(pause).await;
+                    pause = (pause * 2).min(RECHECK_MAX);
+                } else {
+                    break verdicts;
                 }
             };
-            if let Some(m) = mismatch {
-                let serial: String = serial.iter().map(|b| format!("{b:02x}")).collect();
-                log::warn!(
-                    "consistency: certificate {serial} {}: {}",
-                    if revoked.is_some() {
-                        "revoked"
-                    } else {
-                        "issued"
-                    },
-                    m.describe()
-                );
+            if let Some((account, seq)) = rollover {
+                if link.rollovers.superseded(account, seq) {
+                    return;
+                }
             }
-            link.metrics.do_send(ConsistencyChecked { mismatch });
+            for (kind, mismatch) in &verdicts {
+                if let Some(m) = mismatch {
+                    log::warn!(
+                        "consistency: {} {}: {}",
+                        describe(&claim, facts.as_ref()),
+                        kind.name(),
+                        m.describe()
+                    );
+                }
+            }
+            link.verdicts.do_send(ConsistencyChecked { verdicts });
         });
+    }
+}
+
+/// The object a claim is about, for the log: a certificate's serial, an account, an authz.
+fn describe(claim: &Claim, facts: Option<&Facts>) -> String {
+    let serial = facts.map_or("?", |f| f.serials[1].as_str());
+    match claim {
+        Claim::Issued { .. } => format!("certificate {serial} issued"),
+        Claim::Revoked { .. } => format!("certificate {serial} revoked"),
+        Claim::AccountKey { account, .. } => format!("account {account} key change"),
+        Claim::AccountDeactivated { account } => format!("account {account} deactivated"),
+        Claim::AuthzDeactivated { authz } => format!("authorization {authz} deactivated"),
     }
 }
 
@@ -131,5 +209,26 @@ impl Source for DbLink {
                 }),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rollovers;
+
+    #[test]
+    fn an_older_key_change_is_superseded_and_the_latest_forgotten_when_checked() {
+        let r = Rollovers::default();
+        let first = r.claim(7);
+        let second = r.claim(7);
+        let other = r.claim(8);
+        assert!(r.superseded(7, first));
+        assert!(!r.superseded(7, second));
+        assert!(!r.superseded(8, other));
+        assert!(
+            r.0.lock().unwrap().is_empty(),
+            "entries live only while checked"
+        );
+        assert_eq!(r.claim(7), 1);
     }
 }

@@ -1,25 +1,10 @@
-//! The storage-side view of a run: how far each main table's high-water mark (its largest id)
-//! moved, and how fast — what the CA actually wrote, next to what its API answered.
+//! The storage-side view of a run, measured: how far each main table's high-water mark (its
+//! largest id) moved, and how fast. The report shows it ([`crate::report::storage`]).
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::queries::Table;
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TableGrowth {
-    /// Largest id at the start and at the end of the run.
-    pub start: u64,
-    pub end: u64,
-    /// Rows inserted per second over the run (ids are auto-increment).
-    pub rows_per_s: f64,
-}
-
-/// Table name → growth.
-pub type StorageView = BTreeMap<String, TableGrowth>;
+use crate::report::storage::{StorageView, TableGrowth};
 
 /// Growth between two snapshots of high-water marks taken `elapsed` apart.
 pub fn growth(start: &[(Table, u64)], end: &[(Table, u64)], elapsed: Duration) -> StorageView {
@@ -40,18 +25,6 @@ pub fn growth(start: &[(Table, u64)], end: &[(Table, u64)], elapsed: Duration) -
         .collect()
 }
 
-pub fn to_text(view: &StorageView) -> String {
-    let mut out = String::from("\nBoulder database (largest id at start → end):\n");
-    for (table, g) in view {
-        let _ = writeln!(
-            out,
-            "  {:<18} {:>12} → {:<12} {:>10.2} rows/s",
-            table, g.start, g.end, g.rows_per_s
-        );
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +40,5 @@ mod tests {
             (view["certificates"].start, view["certificates"].end),
             (100, 160)
         );
-        assert!(to_text(&view).contains("certificates"));
     }
 }

@@ -1,31 +1,29 @@
 //! The Metrics actor: every attacker sends it what its chains did; it aggregates (HDR
-//! histograms, a bounded time series), batches StatsD, shows progress and produces the
-//! end-of-run summary. It runs on its own arbiter thread and attackers only `do_send` to it, so
+//! histograms, a bounded time series), batches StatsD, shows progress and hands the
+//! aggregate over as a [`Summary`], which [`crate::report`] prints and writes. It runs on its own arbiter thread and attackers only `do_send` to it, so
 //! neither its work nor a slow StatsD daemon ever makes an attacker wait.
 
-pub mod html;
 pub mod procstats;
 pub mod progress;
-pub mod report;
 pub mod settings;
 pub mod stats;
 pub mod statsd;
-pub mod summary;
-pub mod svg;
-pub mod thresholds;
 pub mod timeseries;
 
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use crate::acme::RequestRecord;
-use crate::config::Settings;
+use std::sync::Arc;
+
+use crate::acme::{Convergence, RequestRecord};
+use crate::db::source::ConsistencyChecked;
+use crate::report::summary::Summary;
 use procstats::ProcStats;
 use progress::{Progress, Totals};
+use settings::{Reporting, StatsdSettings};
 use stats::Stats;
 use statsd::{Statsd, StatsdError};
-use summary::Summary;
 
 /// How one chain run ended.
 #[derive(Debug, Clone)]
@@ -33,6 +31,10 @@ pub enum ChainOutcome {
     Ok,
     Failed {
         reason: String,
+        message: String,
+    },
+    /// Refused by a rate limit of the CA (`rateLimited`): not a failure of the CA.
+    RateLimited {
         message: String,
     },
     /// Cancelled by shutdown or scale-down after the grace period.
@@ -51,6 +53,10 @@ pub struct ChainDone {
     /// Outcomes the chain expected and met (`acme:alreadyRevoked`…): a refusal that shows the
     /// CA did its job, which counts as ok.
     pub expected: Vec<String>,
+    /// How long the CA took to agree with changes the chain read back.
+    pub converged: Vec<Convergence>,
+    /// The certificate profile the chain ordered with, if it asked for one.
+    pub profile: Option<Arc<str>>,
 }
 
 /// The number of live attackers changed.
@@ -63,12 +69,37 @@ pub struct AttackerCount(pub usize);
 #[rtype(result = "()")]
 pub struct StartsDropped(pub u64);
 
-/// A consistency check of a certificate against Boulder's database ended (`None`: agreed).
+/// Why an attacker waited before its next chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WaitCause {
+    /// The CA could not be reached, or failed with 5xx: bounded exponential back-off.
+    Backoff,
+    /// The CA asked for it (`Retry-After` on an error answer).
+    RetryAfter,
+}
+
+impl WaitCause {
+    pub fn name(self) -> &'static str {
+        match self {
+            WaitCause::Backoff => "backoff",
+            WaitCause::RetryAfter => "retry-after",
+        }
+    }
+}
+
+/// An attacker waits this long before its next chain.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct ConsistencyChecked {
-    pub mismatch: Option<crate::db::consistency::Mismatch>,
+pub struct AttackerWaited {
+    pub cause: WaitCause,
+    pub took: Duration,
 }
+
+/// The schedule ended (duration reached, signal, last step over): rates and the run's duration
+/// in the summary are those of the load, not of the grace period that follows.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct LoadEnded;
 
 /// An attacker was restarted by its supervisor after a crash.
 #[derive(Debug, Message)]
@@ -120,6 +151,8 @@ pub struct Metrics {
     handled: u64,
     /// Mailbox backlog at the last probe: messages queued, and how long the probe waited.
     backlog: (u64, Duration),
+    /// When the load ended (since `started`), once it has.
+    load_ended: Option<Duration>,
 }
 
 impl Metrics {
@@ -136,21 +169,22 @@ impl Metrics {
             progress,
             handled: 0,
             backlog: (0, Duration::ZERO),
+            load_ended: None,
         }
     }
 
     /// As configured: StatsD when `statsd.address` is set (resolved now), progress per
     /// `[report]`.
-    pub fn from_settings(settings: &Settings) -> Result<Self, StatsdError> {
-        let statsd = match &settings.statsd.address {
+    pub fn from_settings(statsd: &StatsdSettings, report: &Reporting) -> Result<Self, StatsdError> {
+        let sink = match &statsd.address {
             Some(address) => {
-                let sink = Statsd::connect(&settings.statsd, address)?;
+                let sink = Statsd::connect(statsd, address)?;
                 log::info!("StatsD to {}", sink.target());
-                Some((sink, settings.statsd.flush_interval))
+                Some((sink, statsd.flush_interval))
             }
             None => None,
         };
-        Ok(Metrics::new(Progress::new(&settings.report), statsd))
+        Ok(Metrics::new(Progress::new(report), sink))
     }
 
     fn totals(&self) -> Totals {
@@ -158,6 +192,7 @@ impl Metrics {
             attackers: self.stats.attackers(),
             chains_ok: self.stats.chains_ok(),
             chains_failed: self.stats.chains_failed(),
+            chains_rate_limited: self.stats.chains_rate_limited(),
         }
     }
 
@@ -232,7 +267,7 @@ impl Handler<ChainDone> for Metrics {
         match msg.outcome {
             ChainOutcome::Ok => self.progress.chain(true, msg.took),
             ChainOutcome::Failed { .. } => self.progress.chain(false, msg.took),
-            ChainOutcome::Interrupted => {}
+            ChainOutcome::RateLimited { .. } | ChainOutcome::Interrupted => {}
         }
         self.progress.requests(msg.requests.len());
         if let Some(out) = &mut self.statsd {
@@ -255,7 +290,10 @@ impl Handler<ConsistencyChecked> for Metrics {
 
     fn handle(&mut self, msg: ConsistencyChecked, _: &mut Context<Self>) {
         self.handled += 1;
-        self.stats.add_consistency(msg.mismatch);
+        self.stats.add_consistency(&msg.verdicts);
+        if let Some(out) = &mut self.statsd {
+            out.sink.consistency(&msg.verdicts);
+        }
     }
 }
 
@@ -300,7 +338,28 @@ impl Handler<Finish> for Metrics {
         self.flush_statsd(ctx);
         let now = self.started.elapsed();
         self.progress.finish();
-        MessageResult(self.stats.summary(now))
+        let load = self.load_ended.unwrap_or(now);
+        MessageResult(self.stats.summary_of_load(load, now))
+    }
+}
+
+impl Handler<LoadEnded> for Metrics {
+    type Result = ();
+
+    fn handle(&mut self, _: LoadEnded, _: &mut Context<Self>) {
+        self.load_ended.get_or_insert(self.started.elapsed());
+    }
+}
+
+impl Handler<AttackerWaited> for Metrics {
+    type Result = ();
+
+    fn handle(&mut self, msg: AttackerWaited, _: &mut Context<Self>) {
+        self.handled += 1;
+        self.stats.add_wait(msg.cause, msg.took);
+        if let Some(out) = &mut self.statsd {
+            out.sink.waited(msg.cause, msg.took);
+        }
     }
 }
 

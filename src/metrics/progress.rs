@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::settings::{ProgressMode, Reporting};
 use super::stats::{histogram, record};
-use crate::config::{ProgressMode, Reporting};
 
 /// Chains and requests since the window was last reset.
 struct Window {
@@ -52,8 +52,12 @@ impl Window {
                 self.latency.value_at_quantile(0.99) as f64 / 1000.0
             )
         };
+        let limited = match totals.chains_rate_limited {
+            0 => String::new(),
+            n => format!(" rate-limited {n}"),
+        };
         let line = format!(
-            "{:>8}  attackers {}  chains ok {} failed {}  {:.1} ok/s {:.1} failed/s  {:.0} req/s  p99 {p99}",
+            "{:>8}  attackers {}  chains ok {} failed {}{limited}  {:.1} ok/s {:.1} failed/s  {:.0} req/s  p99 {p99}",
             elapsed(now),
             totals.attackers,
             totals.chains_ok,
@@ -74,6 +78,7 @@ pub struct Totals {
     pub attackers: usize,
     pub chains_ok: u64,
     pub chains_failed: u64,
+    pub chains_rate_limited: u64,
 }
 
 /// `12s`, `4m05s`, `2h03m10s`.
@@ -195,6 +200,7 @@ mod tests {
             attackers: 4,
             chains_ok: 380,
             chains_failed: 1,
+            chains_rate_limited: 0,
         };
         let line = w.line(Duration::from_secs(2), &totals);
         assert_eq!(

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::setting::Invalid;
 use crate::units::deserialize_duration;
 
 /// Where metrics go (the StatsD daemon) and how they are batched.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Statsd {
+pub struct StatsdSettings {
     /// `host:port` of a StatsD daemon; metrics are not sent when absent.
     pub address: Option<String>,
     /// Prefix of the load metrics (`Wile-E-Coyote.TrafficIn`…), as the original named them.
@@ -28,9 +29,9 @@ pub struct Statsd {
     pub timing_sample_rate: f64,
 }
 
-impl Default for Statsd {
+impl Default for StatsdSettings {
     fn default() -> Self {
-        Statsd {
+        StatsdSettings {
             address: None,
             prefix: "Wile-E-Coyote".into(),
             procstats_prefix: "Procstats.Wile-E-Coyote".into(),
@@ -42,15 +43,18 @@ impl Default for Statsd {
     }
 }
 
-impl Statsd {
+impl StatsdSettings {
     /// Refusals the types cannot express: (key, reason).
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub(crate) fn validate(&self) -> Result<(), Invalid> {
         if let Some(addr) = &self.address {
             let port = addr
                 .rsplit_once(':')
                 .map(|(host, port)| (host, port.parse::<u16>()));
             if !matches!(port, Some((host, Ok(_))) if !host.is_empty()) {
-                return Err(("statsd.address", format!("{addr:?} is not host:port")));
+                return Err(Invalid::new(
+                    "statsd.address",
+                    format!("{addr:?} is not host:port"),
+                ));
             }
         }
         for (key, prefix) in [
@@ -59,23 +63,26 @@ impl Statsd {
         ] {
             let ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
             if !prefix.bytes().all(ok) || prefix.starts_with('.') || prefix.contains("..") {
-                return Err((
+                return Err(Invalid::new(
                     key,
                     format!("{prefix:?}: use letters, digits, `-`, `_` and single dots"),
                 ));
             }
         }
         if self.flush_interval.is_zero() {
-            return Err(("statsd.flush_interval", "must be longer than zero".into()));
+            return Err(Invalid::new(
+                "statsd.flush_interval",
+                "must be longer than zero",
+            ));
         }
         if !(256..=65507).contains(&self.max_datagram_bytes) {
-            return Err((
+            return Err(Invalid::new(
                 "statsd.max_datagram_bytes",
                 format!("{} is not within 256..=65507", self.max_datagram_bytes),
             ));
         }
         if !(self.timing_sample_rate > 0.0 && self.timing_sample_rate <= 1.0) {
-            return Err((
+            return Err(Invalid::new(
                 "statsd.timing_sample_rate",
                 format!("{} is not within (0, 1]", self.timing_sample_rate),
             ));

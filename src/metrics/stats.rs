@@ -6,16 +6,19 @@ use std::time::Duration;
 
 use hdrhistogram::{Counter, Histogram};
 
-use super::summary::{
-    ChainSummary, Consistency, ExpectedSummary, FailureSummary, Percentiles, RequestSummary,
-    Summary, Traffic,
-};
 use super::timeseries::TimeSeries;
-use super::{ChainDone, ChainOutcome};
+use super::{ChainDone, ChainOutcome, WaitCause};
 use crate::acme::{Endpoint, RequestOutcome, RequestRecord};
+use crate::db::consistency::{Kind, Mismatch};
+use crate::printable::{printable, MAX_MESSAGE};
+use crate::report::histogram::{Hdr, MAX_MICROS, SIGFIG};
+use crate::report::summary::{
+    ChainSummary, Consistency, ConvergenceSummary, ExpectedSummary, FailureSummary, Percentiles,
+    ProfileSummary, RequestSummary, Summary, Traffic, WaitSummary, MAX_FAILURE_REASONS, OVERFLOW,
+};
 
-/// Latencies are kept in microseconds from 1 µs to 1 hour.
-pub const MAX_MICROS: u64 = 3_600_000_000;
+/// Longest failure reason kept.
+const MAX_REASON: usize = 100;
 
 /// A latency histogram with `sigfig` significant digits (3 for the summary, 2 for live views).
 pub fn histogram<T: Counter>(sigfig: u8) -> Histogram<T> {
@@ -36,20 +39,38 @@ struct Latencies {
 impl Latencies {
     fn new() -> Self {
         Latencies {
-            ok: histogram(3),
-            failed: histogram(3),
+            ok: histogram(SIGFIG),
+            failed: histogram(SIGFIG),
         }
     }
 }
 
 struct ChainStats {
     interrupted: u64,
+    rate_limited: u64,
     latency: Latencies,
+}
+
+impl ChainStats {
+    fn new() -> Self {
+        ChainStats {
+            interrupted: 0,
+            rate_limited: 0,
+            latency: Latencies::new(),
+        }
+    }
+}
+
+/// Time until the CA agreed with a change, and how often it never did within the window.
+struct ConvergenceStats {
+    agreed: Histogram<u64>,
+    timed_out: u64,
 }
 
 struct EndpointStats {
     bad_nonce: u64,
     expected: u64,
+    rate_limited: u64,
     bytes_in: u64,
     bytes_out: u64,
     latency: Latencies,
@@ -67,10 +88,14 @@ pub struct Stats {
     endpoints: BTreeMap<Endpoint, EndpointStats>,
     failures: BTreeMap<(&'static str, String), FailureStats>,
     expected: BTreeMap<(&'static str, String), u64>,
+    convergence: BTreeMap<(&'static str, &'static str), ConvergenceStats>,
+    /// Chains by the certificate profile they ordered with; the names come from the config.
+    profiles: BTreeMap<std::sync::Arc<str>, ChainStats>,
     bad_nonce_retries: u64,
     dropped_starts: u64,
     consistency: Consistency,
     attacker_restarts: u64,
+    waits: BTreeMap<WaitCause, WaitSummary>,
     attackers: usize,
     peak_attackers: usize,
     series: TimeSeries,
@@ -92,19 +117,36 @@ impl Stats {
         self.series.advance(now);
     }
 
-    pub fn add_consistency(&mut self, mismatch: Option<crate::db::consistency::Mismatch>) {
+    /// One consistency check: a verdict per kind of row it looked at.
+    pub fn add_consistency(&mut self, verdicts: &[(Kind, Option<Mismatch>)]) {
         self.consistency.checked += 1;
-        if let Some(m) = mismatch {
-            *self
+        for (kind, mismatch) in verdicts {
+            let count = self
                 .consistency
-                .mismatches
-                .entry(m.name().to_owned())
-                .or_default() += 1;
+                .kinds
+                .entry(kind.name().to_owned())
+                .or_default();
+            count.checked += 1;
+            if let Some(m) = mismatch {
+                count.mismatched += 1;
+                *self
+                    .consistency
+                    .mismatches
+                    .entry(m.name().to_owned())
+                    .or_default() += 1;
+            }
         }
     }
 
     pub fn add_dropped(&mut self, n: u64) {
         self.dropped_starts += n;
+    }
+
+    pub fn add_wait(&mut self, cause: WaitCause, took: Duration) {
+        let w = self.waits.entry(cause).or_default();
+        w.count += 1;
+        w.total_s += took.as_secs_f64();
+        w.max_s = w.max_s.max(took.as_secs_f64());
     }
 
     pub fn add_restart(&mut self) {
@@ -119,42 +161,78 @@ impl Stats {
         self.chains.values().map(|c| c.latency.failed.len()).sum()
     }
 
+    pub fn chains_rate_limited(&self) -> u64 {
+        self.chains.values().map(|c| c.rate_limited).sum()
+    }
+
     /// Adds one chain run that ended `now` after the start of the run.
     pub fn add_chain(&mut self, done: &ChainDone, now: Duration) {
         self.series.advance(now);
-        let chain = self.chains.entry(done.chain).or_insert_with(|| ChainStats {
-            interrupted: 0,
-            latency: Latencies::new(),
-        });
+        let chain = self
+            .chains
+            .entry(done.chain)
+            .or_insert_with(ChainStats::new);
+        count_chain(chain, &done.outcome, done.took);
+        if let Some(profile) = &done.profile {
+            let by_profile = self
+                .profiles
+                .entry(profile.clone())
+                .or_insert_with(ChainStats::new);
+            count_chain(by_profile, &done.outcome, done.took);
+        }
         for outcome in &done.expected {
             *self
                 .expected
                 .entry((done.chain, outcome.clone()))
                 .or_default() += 1;
         }
+        for c in &done.converged {
+            let stats = self
+                .convergence
+                .entry((done.chain, c.what))
+                .or_insert_with(|| ConvergenceStats {
+                    agreed: histogram(SIGFIG),
+                    timed_out: 0,
+                });
+            match c.agreed {
+                true => record(&mut stats.agreed, c.took),
+                false => stats.timed_out += 1,
+            }
+        }
         match &done.outcome {
-            ChainOutcome::Ok => {
-                record(&mut chain.latency.ok, done.took);
-                self.series.chain(done.chain, true, done.took);
-            }
+            ChainOutcome::Ok => self.series.chain(done.chain, true, done.took),
             ChainOutcome::Failed { reason, message } => {
-                record(&mut chain.latency.failed, done.took);
                 self.series.chain(done.chain, false, done.took);
-                let failure = self
-                    .failures
-                    .entry((done.chain, reason.clone()))
-                    .or_insert_with(|| FailureStats {
-                        count: 0,
-                        example: message.clone(),
-                    });
-                failure.count += 1;
+                self.add_failure(done.chain, reason, message);
             }
-            ChainOutcome::Interrupted => chain.interrupted += 1,
+            ChainOutcome::RateLimited { .. } | ChainOutcome::Interrupted => {}
         }
         self.bad_nonce_retries += u64::from(done.bad_nonce_retries);
         for request in &done.requests {
             self.add_request(request);
         }
+    }
+
+    /// Counts a failure under its reason, keeping the first message as the example. Reasons
+    /// and messages carry what the CA sent: both are made printable and bounded, and past
+    /// [`MAX_FAILURE_REASONS`] distinct reasons the rest are counted under `overflow`.
+    fn add_failure(&mut self, chain: &'static str, reason: &str, message: &str) {
+        let reason = printable(reason, MAX_REASON);
+        let known = self.failures.contains_key(&(chain, reason.clone()));
+        let (reason, example) = if known || self.failures.len() < MAX_FAILURE_REASONS {
+            (reason, printable(message, MAX_MESSAGE))
+        } else {
+            let example = format!(
+                "beyond {MAX_FAILURE_REASONS} distinct reasons, e.g. {}",
+                printable(message, MAX_MESSAGE)
+            );
+            (OVERFLOW.to_owned(), example)
+        };
+        let failure = self
+            .failures
+            .entry((chain, reason))
+            .or_insert_with(|| FailureStats { count: 0, example });
+        failure.count += 1;
     }
 
     fn add_request(&mut self, r: &RequestRecord) {
@@ -164,6 +242,7 @@ impl Stats {
             .or_insert_with(|| EndpointStats {
                 bad_nonce: 0,
                 expected: 0,
+                rate_limited: 0,
                 bytes_in: 0,
                 bytes_out: 0,
                 latency: Latencies::new(),
@@ -175,13 +254,20 @@ impl Stats {
             RequestOutcome::Failed => record(&mut e.latency.failed, r.took),
             RequestOutcome::BadNonceRetried => e.bad_nonce += 1,
             RequestOutcome::Expected => e.expected += 1,
+            RequestOutcome::RateLimited => e.rate_limited += 1,
         }
         let ok_took = (r.outcome == RequestOutcome::Ok).then_some(r.took);
         self.series.request(r.endpoint, ok_took);
     }
 
     pub fn summary(&self, elapsed: Duration) -> Summary {
-        let secs = elapsed.as_secs_f64().max(1e-9);
+        self.summary_of_load(elapsed, elapsed)
+    }
+
+    /// The summary of a load that lasted `load` (its rates and duration), the run having
+    /// lasted `elapsed` (chains still finishing in the grace period are counted too).
+    pub fn summary_of_load(&self, load: Duration, elapsed: Duration) -> Summary {
+        let secs = load.as_secs_f64().max(1e-9);
         let chains = self
             .chains
             .iter()
@@ -190,6 +276,7 @@ impl Stats {
                     ok: c.latency.ok.len(),
                     failed: c.latency.failed.len(),
                     interrupted: c.interrupted,
+                    rate_limited: c.rate_limited,
                     expected: self
                         .expected
                         .iter()
@@ -199,6 +286,8 @@ impl Stats {
                     rate_per_s: c.latency.ok.len() as f64 / secs,
                     latency_ms: Percentiles::of(&c.latency.ok),
                     failed_latency_ms: Percentiles::of(&c.latency.failed),
+                    latency_hdr: Hdr::encode(&c.latency.ok),
+                    failed_latency_hdr: Hdr::encode(&c.latency.failed),
                 };
                 (name.to_string(), s)
             })
@@ -207,15 +296,22 @@ impl Stats {
             .endpoints
             .iter()
             .map(|(endpoint, e)| {
-                let total = e.latency.ok.len() + e.latency.failed.len() + e.bad_nonce + e.expected;
+                let total = e.latency.ok.len()
+                    + e.latency.failed.len()
+                    + e.bad_nonce
+                    + e.expected
+                    + e.rate_limited;
                 let s = RequestSummary {
                     ok: e.latency.ok.len(),
                     failed: e.latency.failed.len(),
                     bad_nonce_retried: e.bad_nonce,
                     expected: e.expected,
+                    rate_limited: e.rate_limited,
                     rate_per_s: total as f64 / secs,
                     latency_ms: Percentiles::of(&e.latency.ok),
                     failed_latency_ms: Percentiles::of(&e.latency.failed),
+                    latency_hdr: Hdr::encode(&e.latency.ok),
+                    failed_latency_hdr: Hdr::encode(&e.latency.failed),
                     bytes_in: e.bytes_in,
                     bytes_out: e.bytes_out,
                 };
@@ -243,43 +339,69 @@ impl Stats {
             })
             .collect();
         expected.sort_by(|a, b| b.count.cmp(&a.count).then(a.outcome.cmp(&b.outcome)));
+        let convergence = self
+            .convergence
+            .iter()
+            .map(|((chain, what), c)| ConvergenceSummary {
+                chain: chain.to_string(),
+                what: what.to_string(),
+                agreed: c.agreed.len(),
+                timed_out: c.timed_out,
+                latency_ms: Percentiles::of(&c.agreed),
+                latency_hdr: Hdr::encode(&c.agreed),
+            })
+            .collect();
+        let profiles = self
+            .profiles
+            .iter()
+            .map(|(name, c)| {
+                let s = ProfileSummary {
+                    ok: c.latency.ok.len(),
+                    failed: c.latency.failed.len(),
+                    rate_limited: c.rate_limited,
+                    latency_ms: Percentiles::of(&c.latency.ok),
+                    latency_hdr: Hdr::encode(&c.latency.ok),
+                };
+                (name.to_string(), s)
+            })
+            .collect();
         let traffic = Traffic {
             bytes_in: self.endpoints.values().map(|e| e.bytes_in).sum(),
             bytes_out: self.endpoints.values().map(|e| e.bytes_out).sum(),
         };
         Summary {
-            duration_s: elapsed.as_secs_f64(),
+            duration_s: load.as_secs_f64(),
             peak_attackers: self.peak_attackers,
             chains,
             requests,
             failures,
             expected_outcomes: expected,
+            convergence,
+            profiles,
             bad_nonce_retries: self.bad_nonce_retries,
             dropped_starts: self.dropped_starts,
             consistency: self.consistency.clone(),
             attacker_restarts: self.attacker_restarts,
+            waits: self
+                .waits
+                .iter()
+                .map(|(cause, w)| (cause.name().to_owned(), *w))
+                .collect(),
             traffic,
             timeseries: self.series.report(elapsed),
             storage: None,
+            challenge_registry: None,
         }
     }
 }
 
-impl Percentiles {
-    fn of(h: &Histogram<u64>) -> Option<Percentiles> {
-        if h.is_empty() {
-            return None;
-        }
-        let ms = |micros: u64| micros as f64 / 1000.0;
-        Some(Percentiles {
-            min: ms(h.min()),
-            mean: h.mean() / 1000.0,
-            p50: ms(h.value_at_quantile(0.50)),
-            p90: ms(h.value_at_quantile(0.90)),
-            p99: ms(h.value_at_quantile(0.99)),
-            p999: ms(h.value_at_quantile(0.999)),
-            max: ms(h.max()),
-        })
+/// Counts one chain run into `c` (by chain, or by profile).
+fn count_chain(c: &mut ChainStats, outcome: &ChainOutcome, took: Duration) {
+    match outcome {
+        ChainOutcome::Ok => record(&mut c.latency.ok, took),
+        ChainOutcome::Failed { .. } => record(&mut c.latency.failed, took),
+        ChainOutcome::RateLimited { .. } => c.rate_limited += 1,
+        ChainOutcome::Interrupted => c.interrupted += 1,
     }
 }
 
@@ -306,6 +428,8 @@ mod tests {
             requests,
             bad_nonce_retries: 0,
             expected: vec![],
+            converged: vec![],
+            profile: None,
         }
     }
 
@@ -442,6 +566,81 @@ mod tests {
             ("revoke", "acme:alreadyRevoked", 3)
         );
         assert!(s.failures.is_empty());
+    }
+
+    /// Rate-limit refusals are neither successes nor failures of the CA; convergence times and
+    /// profiles are kept per chain and per profile.
+    #[test]
+    fn rate_limits_convergence_and_profiles_have_their_own_counts() {
+        use crate::acme::Convergence;
+        let mut stats = Stats::default();
+        let shortlived: std::sync::Arc<str> = "shortlived".into();
+        let mut limited = done(
+            ChainOutcome::RateLimited {
+                message: "too many".into(),
+            },
+            30,
+            vec![request(Endpoint::NewOrder, RequestOutcome::RateLimited, 3)],
+        );
+        limited.profile = Some(shortlived.clone());
+        add(&mut stats, limited);
+        let mut ok = done(ChainOutcome::Ok, 40, vec![]);
+        ok.profile = Some(shortlived);
+        add(&mut stats, ok);
+        for (ms, agreed) in [(4_000, true), (5_000, true), (10_000, false)] {
+            let mut rollover = done(ChainOutcome::Ok, ms, vec![]);
+            rollover.chain = "key-rollover";
+            rollover.converged = vec![Convergence {
+                what: "new-key",
+                took: Duration::from_millis(ms),
+                agreed,
+            }];
+            add(&mut stats, rollover);
+        }
+        let s = stats.summary(Duration::from_secs(1));
+        let issue = &s.chains["issue"];
+        assert_eq!((issue.ok, issue.failed, issue.rate_limited), (1, 0, 1));
+        assert_eq!((s.chains_failed(), s.chains_rate_limited()), (0, 1));
+        assert!(s.failures.is_empty(), "a rate limit is no failure");
+        let new_order = &s.requests["newOrder"];
+        assert_eq!((new_order.failed, new_order.rate_limited), (0, 1));
+        let p = &s.profiles["shortlived"];
+        assert_eq!((p.ok, p.failed, p.rate_limited), (1, 0, 1));
+        assert_eq!(s.convergence.len(), 1);
+        let c = &s.convergence[0];
+        assert_eq!(
+            (c.chain.as_str(), c.what.as_str(), c.agreed, c.timed_out),
+            ("key-rollover", "new-key", 2, 1)
+        );
+        let latency = c.latency_ms.as_ref().unwrap();
+        assert!((latency.max - 5_000.0).abs() < 5.0, "{latency:?}");
+        let text = s.to_text();
+        assert!(text.contains("rate-limited 1"), "{text}");
+        assert!(text.contains("shortlived"), "{text}");
+        assert!(text.contains("ms until the CA agreed"), "{text}");
+    }
+
+    /// However many distinct reasons and however long the messages a CA causes, the failure
+    /// table stays bounded and printable.
+    #[test]
+    fn failure_reasons_and_examples_are_bounded() {
+        let mut stats = Stats::default();
+        for i in 0..1_000 {
+            let failed = ChainOutcome::Failed {
+                reason: format!("http-{i}:order\u{1b}[31m"),
+                message: format!("line one\nline two {}", "x".repeat(10_000)),
+            };
+            add(&mut stats, done(failed, 1, vec![]));
+        }
+        let s = stats.summary(Duration::from_secs(1));
+        assert_eq!(s.chains_failed(), 1_000);
+        assert_eq!(s.failures.len(), MAX_FAILURE_REASONS + 1);
+        let overflow = s.failures.iter().find(|f| f.reason == OVERFLOW).unwrap();
+        assert_eq!(overflow.count, 1_000 - MAX_FAILURE_REASONS as u64);
+        for f in &s.failures {
+            assert!(f.example.len() < 2 * MAX_MESSAGE, "{}", f.example.len());
+            assert!(!f.example.contains('\n') && !f.reason.contains('\u{1b}'));
+        }
     }
 
     #[test]

@@ -20,9 +20,10 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::{ChainDone, ChainOutcome};
+use super::settings::{StatsdSettings, TimingUnit};
+use super::{ChainDone, ChainOutcome, WaitCause};
 use crate::acme::RequestOutcome;
-use crate::config::{Statsd as StatsdSettings, TimingUnit};
+use crate::db::consistency::{Kind, Mismatch};
 
 /// Why StatsD output cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,8 @@ pub struct Statsd {
     datagram: Vec<u8>,
     line: String,
     traffic_in: u64,
+    /// Consistency verdicts since the last flush, by kind: (agreed, mismatched).
+    consistency: std::collections::BTreeMap<&'static str, (u64, u64)>,
     traffic_out: u64,
     attackers_sent: Option<usize>,
     sends: SendStats,
@@ -110,6 +113,7 @@ impl Statsd {
             datagram: Vec::with_capacity(settings.max_datagram_bytes),
             line: String::with_capacity(128),
             traffic_in: 0,
+            consistency: std::collections::BTreeMap::new(),
             traffic_out: 0,
             attackers_sent: None,
             sends: SendStats::default(),
@@ -120,18 +124,30 @@ impl Statsd {
         self.target
     }
 
-    /// One chain run: its timing (`ChainsTook.{chain}.Successful|Failed`; interrupted chains
-    /// have none), every request's timing (`RequestsTook.{endpoint}.Successful|Failed`, or
-    /// `.Expected` when refused with the problem the chain expected; an exchange refused with
-    /// `badNonce` and re-sent has none), and their bytes.
+    /// One chain run: its timing (`ChainsTook.{chain}.Successful|Failed|RateLimited`;
+    /// interrupted chains have none; also `ProfilesTook.{profile}.…` when it ordered with a
+    /// certificate profile), how long the CA took to agree with what it read back
+    /// (`ConvergenceTook.{chain}.{what}.Agreed|TimedOut`), every request's timing
+    /// (`RequestsTook.{endpoint}.Successful|Failed|RateLimited`, or `.Expected` when refused
+    /// with the problem the chain expected; an exchange refused with `badNonce` and re-sent has
+    /// none), and their bytes.
     pub fn chain_done(&mut self, done: &ChainDone) {
         let outcome = match done.outcome {
             ChainOutcome::Ok => Some("Successful"),
             ChainOutcome::Failed { .. } => Some("Failed"),
+            ChainOutcome::RateLimited { .. } => Some("RateLimited"),
             ChainOutcome::Interrupted => None,
         };
         if let Some(outcome) = outcome {
             self.timing("ChainsTook", done.chain, outcome, done.took);
+            if let Some(profile) = &done.profile {
+                self.timing("ProfilesTook", profile, outcome, done.took);
+            }
+        }
+        for c in &done.converged {
+            let outcome = if c.agreed { "Agreed" } else { "TimedOut" };
+            let name = format!("{}.{}", done.chain, c.what);
+            self.timing("ConvergenceTook", &name, outcome, c.took);
         }
         for r in &done.requests {
             self.traffic_in += r.bytes_in;
@@ -140,9 +156,36 @@ impl Statsd {
                 RequestOutcome::Ok => "Successful",
                 RequestOutcome::Failed => "Failed",
                 RequestOutcome::Expected => "Expected",
+                RequestOutcome::RateLimited => "RateLimited",
                 RequestOutcome::BadNonceRetried => continue,
             };
             self.timing("RequestsTook", r.endpoint.name(), outcome, r.took);
+        }
+    }
+
+    /// An attacker's pause before its next chain: `AttackersWaited.{backoff|retry-after}`, a
+    /// timing so dashboards show how often and how long the CA kept attackers away.
+    pub fn waited(&mut self, cause: WaitCause, took: Duration) {
+        self.line.clear();
+        let _ = write!(
+            self.line,
+            "{}AttackersWaited.{}:",
+            self.prefix,
+            cause.name()
+        );
+        self.timing_value(took);
+        self.push_line();
+    }
+
+    /// Counts a consistency check's verdicts, sent at the next flush as
+    /// `Consistency.{kind}.Agreed|Mismatched` counters.
+    pub fn consistency(&mut self, verdicts: &[(Kind, Option<Mismatch>)]) {
+        for (kind, mismatch) in verdicts {
+            let count = self.consistency.entry(kind.name()).or_default();
+            match mismatch {
+                None => count.0 += 1,
+                Some(_) => count.1 += 1,
+            }
         }
     }
 
@@ -152,6 +195,15 @@ impl Statsd {
         }
         self.line.clear();
         let _ = write!(self.line, "{}{group}.{name}.{outcome}:", self.prefix);
+        self.timing_value(took);
+        if self.sample_rate < 1.0 {
+            let _ = write!(self.line, "|@{}", self.sample_rate);
+        }
+        self.push_line();
+    }
+
+    /// Appends `took` in the configured unit, with its `|ms` type, to `self.line`.
+    fn timing_value(&mut self, took: Duration) {
         match self.unit {
             TimingUnit::Ns => {
                 let _ = write!(self.line, "{}|ms", took.as_nanos());
@@ -161,10 +213,6 @@ impl Statsd {
                 let _ = write!(self.line, "{}.{:03}|ms", micros / 1000, micros % 1000);
             }
         }
-        if self.sample_rate < 1.0 {
-            let _ = write!(self.line, "|@{}", self.sample_rate);
-        }
-        self.push_line();
     }
 
     /// Appends `self.line` to the datagram, sending the datagram first if it would not fit.
@@ -208,6 +256,19 @@ impl Statsd {
                 self.line.clear();
                 let _ = write!(self.line, "{}{name}:{value}|c", self.prefix);
                 self.push_line();
+            }
+        }
+        for (kind, (agreed, mismatched)) in std::mem::take(&mut self.consistency) {
+            for (outcome, value) in [("Agreed", agreed), ("Mismatched", mismatched)] {
+                if value > 0 {
+                    self.line.clear();
+                    let _ = write!(
+                        self.line,
+                        "{}Consistency.{kind}.{outcome}:{value}|c",
+                        self.prefix
+                    );
+                    self.push_line();
+                }
             }
         }
         if self.attackers_sent != Some(attackers) {
@@ -279,6 +340,8 @@ mod tests {
             requests,
             bad_nonce_retries: 0,
             expected: vec![],
+            converged: vec![],
+            profile: None,
         }
     }
 
@@ -324,6 +387,48 @@ mod tests {
         // Nothing changed: counters and the unchanged gauge are not repeated.
         s.flush(3, &[]);
         assert!(receive_all(&socket).is_empty());
+    }
+
+    #[test]
+    fn rate_limits_profiles_convergence_and_waits_have_their_names() {
+        let (socket, addr) = listener();
+        let mut s = Statsd::connect(&settings(1432, TimingUnit::Ms, 1.0), &addr).unwrap();
+        let mut limited = chain(
+            ChainOutcome::RateLimited {
+                message: "too many".into(),
+            },
+            vec![request(
+                Endpoint::NewOrder,
+                RequestOutcome::RateLimited,
+                2_000,
+            )],
+        );
+        limited.profile = Some("shortlived".into());
+        s.chain_done(&limited);
+        let mut rollover = chain(ChainOutcome::Ok, vec![]);
+        rollover.chain = "key-rollover";
+        rollover.converged = vec![crate::acme::Convergence {
+            what: "new-key",
+            took: Duration::from_millis(4_900),
+            agreed: true,
+        }];
+        s.chain_done(&rollover);
+        s.waited(WaitCause::RetryAfter, Duration::from_secs(2));
+        s.waited(WaitCause::Backoff, Duration::from_millis(150));
+        s.flush(1, &[]);
+        let got = receive_all(&socket).join("\n");
+        for line in [
+            "Wile-E-Coyote.AttackersWaited.retry-after:2000.000|ms",
+            "Wile-E-Coyote.AttackersWaited.backoff:150.000|ms",
+            "Wile-E-Coyote.ChainsTook.issue.RateLimited:112.345|ms",
+            "Wile-E-Coyote.ProfilesTook.shortlived.RateLimited:112.345|ms",
+            "Wile-E-Coyote.RequestsTook.newOrder.RateLimited:2.000|ms",
+            "Wile-E-Coyote.ChainsTook.key-rollover.Successful:112.345|ms",
+            "Wile-E-Coyote.ConvergenceTook.key-rollover.new-key.Agreed:4900.000|ms",
+        ] {
+            assert!(got.lines().any(|l| l == line), "{line}\n{got}");
+        }
+        assert!(!got.contains(".Failed"), "{got}");
     }
 
     #[test]

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use std::net::UdpSocket;
 use std::time::Duration;
 
+use super::settings::StatsdSettings;
 use super::*;
 use crate::acme::{Endpoint, RequestOutcome};
-use crate::config::Statsd as StatsdSettings;
 
 const MAX: usize = 512;
 
@@ -58,6 +58,8 @@ fn chain(outcome: ChainOutcome, ms: u64, requests: Vec<RequestRecord>) -> ChainD
         requests,
         bad_nonce_retries: 0,
         expected: vec![],
+        converged: vec![],
+        profile: None,
     }
 }
 

@@ -11,85 +11,18 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
 use super::stats::{histogram, record};
 use crate::acme::Endpoint;
+use crate::report::series::{PointLatency, PointReport, Sparse, TimeSeriesReport, MAX_POINTS};
 
-/// Closed intervals kept before neighbours merge; even, so every point has a partner.
-pub const MAX_POINTS: usize = 240;
 const FIRST_WIDTH: Duration = Duration::from_secs(1);
-/// Ratio between neighbouring buckets of closed intervals: a bucket's middle is within 2.5 %
-/// of every value in it, and 1 µs to 1 hour takes 451 buckets.
-const GROWTH: f64 = 1.05;
 
 /// What a latency series belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Series {
     Chain(&'static str),
     Request(Endpoint),
-}
-
-/// A latency distribution as (bucket, count), ascending: bucket `i` holds the values in
-/// [GROWTH^i, GROWTH^(i+1)) µs.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Sparse(Vec<(u16, u32)>);
-
-impl Sparse {
-    fn bucket(micros: u64) -> u16 {
-        ((micros.max(1) as f64).ln() / GROWTH.ln()) as u16
-    }
-
-    /// The middle of a bucket (geometric), in µs.
-    fn middle(bucket: u16) -> f64 {
-        GROWTH.powf(f64::from(bucket) + 0.5)
-    }
-
-    fn of(h: &Histogram<u32>) -> Sparse {
-        let mut out: Vec<(u16, u32)> = Vec::new();
-        for v in h.iter_recorded() {
-            let (bucket, count) = (Sparse::bucket(v.value_iterated_to()), v.count_at_value());
-            match out.last_mut() {
-                Some((last, total)) if *last == bucket => *total = total.saturating_add(count),
-                _ => out.push((bucket, count)),
-            }
-        }
-        Sparse(out)
-    }
-
-    fn merge(&self, other: &Sparse) -> Sparse {
-        let (a, b) = (&self.0, &other.0);
-        let (mut i, mut j) = (0, 0);
-        let mut out = Vec::with_capacity(a.len().max(b.len()));
-        while i < a.len() && j < b.len() {
-            let (x, y) = (a[i], b[j]);
-            if x.0 == y.0 {
-                out.push((x.0, x.1.saturating_add(y.1)));
-                (i, j) = (i + 1, j + 1);
-            } else if x.0 < y.0 {
-                out.push(x);
-                i += 1;
-            } else {
-                out.push(y);
-                j += 1;
-            }
-        }
-        out.extend_from_slice(&a[i..]);
-        out.extend_from_slice(&b[j..]);
-        Sparse(out)
-    }
-
-    /// The value (µs) at quantile `q`, with HDR's rule: the bucket where the cumulative count
-    /// reaches `ceil(q * total)` (at least 1).
-    fn quantile(&self, q: f64) -> Option<f64> {
-        let total: u64 = self.0.iter().map(|&(_, c)| u64::from(c)).sum();
-        let rank = ((q * total as f64).ceil() as u64).max(1);
-        let mut seen = 0;
-        self.0.iter().find_map(|&(bucket, count)| {
-            seen += u64::from(count);
-            (seen >= rank).then(|| Sparse::middle(bucket))
-        })
-    }
 }
 
 /// One closed interval.
@@ -130,11 +63,7 @@ impl Point {
         let mut chains = BTreeMap::new();
         let mut requests = BTreeMap::new();
         for (series, sparse) in &self.latency {
-            let ms = |q| sparse.quantile(q).map_or(0.0, |us| us / 1000.0);
-            let latency = PointLatency {
-                p50_ms: ms(0.50),
-                p99_ms: ms(0.99),
-            };
+            let latency = PointLatency::of(sparse.clone());
             match series {
                 Series::Chain(name) => chains.insert(name.to_string(), latency),
                 Series::Request(endpoint) => requests.insert(endpoint.name().to_owned(), latency),
@@ -151,6 +80,19 @@ impl Point {
             requests,
         }
     }
+}
+
+/// An interval's HDR histogram as the report's buckets: 5 % wide, a few hundred bytes.
+fn sparse(h: &Histogram<u32>) -> Sparse {
+    let mut out: Vec<(u16, u32)> = Vec::new();
+    for v in h.iter_recorded() {
+        let (bucket, count) = (Sparse::bucket(v.value_iterated_to()), v.count_at_value());
+        match out.last_mut() {
+            Some((last, total)) if *last == bucket => *total = total.saturating_add(count),
+            _ => out.push((bucket, count)),
+        }
+    }
+    Sparse(out)
 }
 
 /// The interval being filled; its histograms are reused from one interval to the next.
@@ -176,7 +118,7 @@ impl Live {
                 .latency
                 .iter()
                 .filter(|(_, h)| !h.is_empty())
-                .map(|(series, h)| (*series, Sparse::of(h)))
+                .map(|(series, h)| (*series, sparse(h)))
                 .collect(),
         }
     }
@@ -280,43 +222,9 @@ impl TimeSeries {
     }
 }
 
-/// The time series in the JSON report.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct TimeSeriesReport {
-    /// Width of the points now; it doubles whenever the series reaches its bound.
-    pub interval_s: f64,
-    pub points: Vec<PointReport>,
-}
-
-/// One interval of the run.
-#[derive(Debug, Clone, Serialize)]
-pub struct PointReport {
-    /// Start, in seconds since the run started.
-    pub t_s: f64,
-    /// Width (the last point of a run may be shorter than `interval_s`).
-    pub width_s: f64,
-    /// Most attackers live during the interval.
-    pub attackers: usize,
-    pub chains_ok_per_s: f64,
-    pub chains_failed_per_s: f64,
-    /// Every exchange, whatever its outcome.
-    pub requests_per_s: f64,
-    /// Successful chains' latency, per chain that finished one in the interval.
-    pub chains: BTreeMap<String, PointLatency>,
-    /// Successful requests' latency, per endpoint.
-    pub requests: BTreeMap<String, PointLatency>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct PointLatency {
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::stats::MAX_MICROS;
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
@@ -345,7 +253,7 @@ mod tests {
         assert_eq!(first.chains_ok_per_s, 100.0);
         assert_eq!(first.chains_failed_per_s, 1.0);
         assert_eq!(first.requests_per_s, 101.0);
-        let issue = first.chains["issue"];
+        let issue = &first.chains["issue"];
         assert!((issue.p50_ms / 50.0 - 1.0).abs() <= 0.03, "{issue:?}");
         assert!((issue.p99_ms / 99.0 - 1.0).abs() <= 0.03, "{issue:?}");
         assert_eq!(
@@ -387,36 +295,12 @@ mod tests {
         assert_eq!(p.width_s, 256.0);
         assert_eq!(p.chains_ok_per_s, 1.0);
         // Half the samples are 10 ms, half 30 ms: the median is 10 ms, p99 30 ms.
-        let l = p.chains["issue"];
+        let l = &p.chains["issue"];
         assert!((l.p50_ms / 10.0 - 1.0).abs() <= 0.03, "{l:?}");
         assert!((l.p99_ms / 30.0 - 1.0).abs() <= 0.03, "{l:?}");
         // Contiguous, ascending intervals.
         for pair in r.points.windows(2) {
             assert!((pair[0].t_s + pair[0].width_s - pair[1].t_s).abs() < 1e-9);
         }
-    }
-
-    #[test]
-    fn sparse_merge_and_quantiles() {
-        let a = Sparse(vec![(1, 2), (5, 1)]);
-        let b = Sparse(vec![(3, 1), (5, 2), (9, 1)]);
-        let m = a.merge(&b);
-        assert_eq!(m, Sparse(vec![(1, 2), (3, 1), (5, 3), (9, 1)]));
-        assert_eq!(m.quantile(0.0), Some(Sparse::middle(1)));
-        assert_eq!(m.quantile(0.5), Some(Sparse::middle(5)));
-        assert_eq!(m.quantile(1.0), Some(Sparse::middle(9)));
-        assert_eq!(Sparse::default().quantile(0.5), None);
-    }
-
-    #[test]
-    fn buckets_are_within_two_and_a_half_percent() {
-        for micros in [1, 7, 999, 1_000, 123_456, 3_600_000_000u64] {
-            let middle = Sparse::middle(Sparse::bucket(micros));
-            assert!(
-                (middle / micros as f64 - 1.0).abs() <= 0.025,
-                "{micros}: {middle}"
-            );
-        }
-        assert_eq!(Sparse::bucket(MAX_MICROS), 450);
     }
 }

@@ -8,6 +8,7 @@
 //! Chains that only need a reference to an object (its URL, a certificate's DER) draw it
 //! through [`Source`], which another store of objects (Boulder's database) implements too.
 
+pub mod settings;
 pub mod source;
 
 use std::collections::VecDeque;
@@ -20,7 +21,7 @@ use rand::Rng;
 use tokio::sync::Notify;
 
 use crate::acme::{Account, AccountKey};
-use crate::config::{Eviction, PoolSettings};
+pub use settings::{Eviction, PoolSettings, WhenEmpty};
 pub use source::{ObjectKind, ObjectRef, Source, SourceError};
 
 /// A certificate the tool obtained, with what it took to get it.
@@ -34,6 +35,8 @@ pub struct HeldCertificate {
     pub der: Arc<[u8]>,
     /// The certificate's private key.
     pub key: PKey<Private>,
+    /// The profile it was ordered with (a renewal asks for the same).
+    pub profile: Option<Arc<str>>,
 }
 
 /// An account and the certificates it holds, oldest first.
@@ -114,10 +117,15 @@ impl Pool {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the longest-idle account that meets `need`, if any.
+    /// Takes the longest-idle account that meets `need` and is not set aside by a rate limit
+    /// (`Retry-After`), if any.
     pub fn checkout(&self, need: Need, limits: PoolSettings) -> Option<Lease<'_>> {
         let mut inner = self.lock();
-        let at = inner.idle.iter().position(|h| need.met_by(h))?;
+        let now = Instant::now();
+        let at = inner
+            .idle
+            .iter()
+            .position(|h| need.met_by(h) && !h.account.is_limited(now))?;
         let holding = inner.idle.remove(at)?;
         inner.leased += 1;
         Some(Lease::new(self, holding, limits))
@@ -288,6 +296,11 @@ impl<'p> Lease<'p> {
     pub fn discard(&mut self) {
         self.discarded = true;
     }
+
+    /// Undoes [`Lease::discard`]: the account's state is known again.
+    pub fn keep(&mut self) {
+        self.discarded = false;
+    }
 }
 
 impl Drop for Lease<'_> {
@@ -320,6 +333,7 @@ mod tests {
             names: vec![format!("{n}.wile.test")],
             der: Arc::from(vec![n as u8]),
             key: KeyType::P256.generate().unwrap(),
+            profile: None,
         }
     }
 
@@ -345,6 +359,26 @@ mod tests {
                 ..Default::default()
             }
         );
+    }
+
+    /// An account a rate limit set aside (`Retry-After`) is not handed out until then.
+    #[test]
+    fn accounts_set_aside_by_a_rate_limit_wait_their_turn() {
+        let pool = Pool::new();
+        let limited = account(1);
+        limited.set_aside(Duration::from_secs(3600));
+        pool.deposit(Holding::new(limited), limits(10));
+        pool.deposit(Holding::new(account(2)), limits(10));
+        let lease = pool.checkout(Need::Account, limits(10)).unwrap();
+        assert_eq!(lease.account().url, "https://ca/acct/2");
+        assert!(pool.checkout(Need::Account, limits(10)).is_none());
+        drop(lease);
+        let over = account(3);
+        over.set_aside(Duration::ZERO);
+        pool.deposit(Holding::new(over), limits(10));
+        assert_eq!(pool.stats().idle, 3);
+        let next = pool.checkout(Need::Account, limits(10)).unwrap();
+        assert_eq!(next.account().url, "https://ca/acct/2", "oldest available");
     }
 
     #[test]

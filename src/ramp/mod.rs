@@ -1,10 +1,12 @@
 //! The Ramp actor: applies the schedule. In the closed model it keeps the scheduled number of
 //! looping attackers, retiring the surplus at chain boundaries; in the open model it starts
 //! chains at their scheduled instants on idle (or new) attackers, and counts the starts that
-//! `max_in_flight` forbids as dropped. It takes reloaded configs, reports its status, and on
-//! shutdown retires everyone, interrupting what still runs after the grace period.
+//! `max_in_flight` forbids as dropped. It applies reloads the reload service prepared, reports its status, and on
+//! shutdown retires everyone, interrupting what still runs after the grace period. A shard
+//! (`--shard`) applies its part of the schedule, from the instant `--start-at` set.
 
 mod crew;
+mod start;
 mod status;
 
 pub use status::{GetStatus, RampStatus};
@@ -19,9 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::attacker::{AttackerEvent, Event, Run, Shared};
 use crate::metrics::stats::{histogram, record};
 use crate::metrics::{AttackerCount, AttackerRestarted, StartsDropped};
-use crate::reload::{ReloadSource, Reloaded};
-use crate::schedule::Schedule;
-use crate::target::Target;
+use crate::schedule::{Schedule, Shard, Skipped};
 use crew::Crew;
 
 /// After an abort, how long to wait for attackers to confirm before giving up on them.
@@ -39,13 +39,18 @@ struct Counters {
 pub struct Ramp {
     shared: Arc<Shared>,
     schedule: Schedule,
-    reload_source: ReloadSource,
+    /// This process's part of the schedule (`None`: all of it).
+    shard: Option<Shard>,
+    /// The first t = 0 of the schedule when `--start-at` set it (in the future: wait for it).
+    begin: Option<Instant>,
+    /// What this shard missed by joining its schedule after `--start-at`.
+    skipped: Skipped,
     /// t = 0 of the schedule (restarted by a reload).
     epoch: Instant,
     born: Instant,
     crew: Crew,
     step: usize,
-    target: usize,
+    target_attackers: usize,
     timer: Option<SpawnHandle>,
     end_timer: Option<SpawnHandle>,
     /// Bumped whenever the schedule restarts or stops: a timer armed for an earlier schedule
@@ -54,13 +59,13 @@ pub struct Ramp {
     generation: u64,
     /// Open model: index of the next start to dispatch.
     next_start: u64,
+    /// Open model: the index the schedule (re)started from (past the skipped starts).
+    first_start: u64,
     counters: Counters,
     /// The attacker count the Metrics actor last heard of.
     reported_attackers: Option<usize>,
     /// How late the Ramp acts on the schedule (steps, starts), in microseconds.
     lateness: Histogram<u64>,
-    /// Reloads are numbered so that only the newest one started is applied.
-    reload_generation: u64,
     /// Told when a schedule configured to stop after its last step is over.
     ended: mpsc::UnboundedSender<()>,
     shutting_down: bool,
@@ -72,26 +77,27 @@ impl Ramp {
         schedule: Schedule,
         shared: Arc<Shared>,
         threads: usize,
-        reload_source: ReloadSource,
         ended: mpsc::UnboundedSender<()>,
     ) -> Self {
         Ramp {
             shared,
             schedule,
-            reload_source,
+            shard: None,
+            begin: None,
+            skipped: Skipped::default(),
             epoch: Instant::now(),
             born: Instant::now(),
             crew: Crew::new(threads),
             step: 0,
-            target: 0,
+            target_attackers: 0,
             timer: None,
             end_timer: None,
             generation: 0,
             next_start: 0,
+            first_start: 0,
             counters: Counters::default(),
             reported_attackers: None,
             lateness: histogram(3),
-            reload_generation: 0,
             ended,
             shutting_down: false,
             stopped: None,
@@ -117,16 +123,23 @@ impl Ramp {
         record(&mut self.lateness, late);
     }
 
-    /// Starts the schedule from t = 0 (at start and after a reload).
+    /// Starts the schedule from t = 0 now (at start and after a reload).
     fn restart_schedule(&mut self, ctx: &mut Context<Self>) {
+        self.begin_schedule(ctx, Instant::now(), 0);
+    }
+
+    /// Starts the schedule whose t = 0 is `epoch` (now or past), with `first_start` the next
+    /// open-model start to dispatch.
+    fn begin_schedule(&mut self, ctx: &mut Context<Self>, epoch: Instant, first_start: u64) {
         self.stop_timers(ctx);
-        self.epoch = Instant::now();
+        self.epoch = epoch;
         self.step = 0;
-        self.next_start = 0;
+        (self.next_start, self.first_start) = (first_start, first_start);
         let generation = self.generation;
         if self.shared.settings.run.stop_after_last_step {
             if let Some(end) = self.schedule.last_step_ends() {
-                self.end_timer = Some(ctx.run_later(end, move |ramp, _| {
+                let wait = end.saturating_sub(self.epoch.elapsed());
+                self.end_timer = Some(ctx.run_later(wait, move |ramp, _| {
                     if ramp.generation == generation {
                         log::info!("schedule {} is over", ramp.schedule.describe());
                         let _ = ramp.ended.send(());
@@ -161,7 +174,8 @@ impl Ramp {
             return;
         }
         let elapsed = self.epoch.elapsed();
-        let (step, target) = (workers.step_at(elapsed), workers.workers_at(elapsed));
+        let shard = self.part();
+        let (step, target) = (workers.step_at(elapsed), shard.workers_at(workers, elapsed));
         let next = workers.next_change_after(elapsed);
         if target != self.crew.looping() || step != self.step || due.is_zero() {
             log::info!(
@@ -176,7 +190,7 @@ impl Ramp {
         self.crew
             .loop_to(target, &self.shared, &recipient, self.grace_deadline());
         self.note_lateness(due);
-        (self.step, self.target) = (step, target);
+        (self.step, self.target_attackers) = (step, target);
         if shrinking {
             let grace = self.shared.settings.run.grace_period;
             ctx.run_later(grace, |ramp, ctx| ramp.abort_overdue(ctx));
@@ -200,11 +214,12 @@ impl Ramp {
             return;
         }
         let rate = rate.clone();
+        let shard = self.part();
         let recipient = ctx.address().recipient();
         let elapsed = self.epoch.elapsed();
         let mut dropped = 0;
         loop {
-            let due = rate.start_time(self.next_start);
+            let due = shard.start_time(&rate, self.next_start);
             if due > elapsed {
                 break;
             }
@@ -228,7 +243,7 @@ impl Ramp {
             );
         }
         self.report_attackers();
-        let next = rate.start_time(self.next_start);
+        let next = shard.start_time(&rate, self.next_start);
         let wait = next.saturating_sub(self.epoch.elapsed());
         self.timer =
             Some(ctx.run_later(wait, move |ramp, ctx| ramp.dispatch_starts(ctx, generation)));
@@ -253,12 +268,12 @@ impl Ramp {
 
     /// Puts a validated reload into effect: new settings for the next chains, the schedule
     /// restarted from t = 0, attackers kept where the new schedule still wants them.
-    fn apply_reload(&mut self, reloaded: Reloaded, shared: Shared, ctx: &mut Context<Self>) {
+    fn apply_reload(&mut self, reloaded: ApplyReload, ctx: &mut Context<Self>) {
         let mode_switch = matches!(
             (&self.schedule, &reloaded.schedule),
             (Schedule::Workers(_), Schedule::Rate(_)) | (Schedule::Rate(_), Schedule::Workers(_))
         );
-        self.shared = Arc::new(shared);
+        self.shared = reloaded.shared;
         self.crew.broadcast(&self.shared);
         if mode_switch {
             self.crew.retire_all(self.grace_deadline());
@@ -283,12 +298,19 @@ impl Actor for Ramp {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.born = Instant::now();
+        let shard = match self.shard {
+            Some(shard) => format!(", shard {shard}"),
+            None => String::new(),
+        };
         log::info!(
-            "schedule {} on {} attacker threads",
+            "schedule {} on {} attacker threads{shard}",
             self.schedule.describe(),
             self.crew.threads()
         );
-        self.restart_schedule(ctx);
+        match self.begin.take() {
+            Some(begin) => self.first_start(ctx, begin),
+            None => self.restart_schedule(ctx),
+        }
     }
 }
 
@@ -368,77 +390,38 @@ impl Handler<AbortAll> for Ramp {
     }
 }
 
-/// Reload the config (SIGHUP, file change, `POST /reload`). Answers what was applied, or why
-/// the new config was refused (the running one then stays).
-#[derive(Debug, Message)]
-#[rtype(result = "Result<String, String>")]
-pub struct Reload {
-    /// What asked for it, for the log.
-    pub cause: &'static str,
+/// A reload the reload service validated and connected: the Ramp puts it into effect and
+/// answers the new schedule's description, or `None` when it is shutting down.
+#[derive(Message)]
+#[rtype(result = "Option<String>")]
+pub struct ApplyReload {
+    pub shared: Arc<Shared>,
+    pub schedule: Schedule,
+    /// Restart-only keys the file changed (their running values are kept), for the log.
+    pub needs_restart: Vec<&'static str>,
 }
 
-impl Handler<Reload> for Ramp {
-    type Result = ResponseActFuture<Self, Result<String, String>>;
+impl Handler<ApplyReload> for Ramp {
+    type Result = Option<String>;
 
-    fn handle(&mut self, msg: Reload, _: &mut Context<Self>) -> Self::Result {
-        self.reload_generation += 1;
-        let generation = self.reload_generation;
-        let loaded = self
-            .reload_source
-            .load(&self.shared.settings, &self.schedule);
-        let old = self.shared.clone();
-        let prepare = async move {
-            let reloaded = loaded?;
-            let target = if reloaded.target_changed {
-                Target::connect(&reloaded.settings)
-                    .await
-                    .map_err(|e| format!("{e:#}"))?
-            } else {
-                Target {
-                    tls_roots: old.tls_roots.clone(),
-                    directory: (*old.directory).clone(),
-                }
-            };
-            let shared = Shared::new(
-                reloaded.settings.clone(),
-                target,
-                old.registry.clone(),
-                old.metrics.clone(),
-                old.journeys.clone(),
-            )
-            .map_err(|e| format!("{e:#}"))?;
-            Ok((reloaded, shared))
-        };
-        Box::pin(prepare.into_actor(self).map(move |prepared, ramp, ctx| {
-            if ramp.shutting_down {
-                return Err("the daemon is shutting down".to_owned());
-            }
-            if generation != ramp.reload_generation {
-                return Err("superseded by a newer reload".to_owned());
-            }
-            match prepared {
-                Ok((reloaded, shared)) => {
-                    let restart = reloaded.needs_restart.clone();
-                    ramp.apply_reload(reloaded, shared, ctx);
-                    let mut answer = format!(
-                        "reloaded ({}): schedule {}",
-                        msg.cause,
-                        ramp.schedule.describe()
-                    );
-                    if !restart.is_empty() {
-                        answer += &format!("; needs a restart to change: {}", restart.join(", "));
-                    }
-                    Ok(answer)
-                }
-                Err(reason) => {
-                    ramp.counters.reloads_rejected += 1;
-                    log::error!(
-                        "config reload ({}) rejected, keeping the running config: {reason}",
-                        msg.cause
-                    );
-                    Err(reason)
-                }
-            }
-        }))
+    fn handle(&mut self, msg: ApplyReload, ctx: &mut Context<Self>) -> Option<String> {
+        if self.shutting_down {
+            return None;
+        }
+        self.apply_reload(msg, ctx);
+        Some(self.schedule.describe())
+    }
+}
+
+/// A reload was refused: counted in the status.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReloadRefused;
+
+impl Handler<ReloadRefused> for Ramp {
+    type Result = ();
+
+    fn handle(&mut self, _: ReloadRefused, _: &mut Context<Self>) {
+        self.counters.reloads_rejected += 1;
     }
 }

@@ -20,6 +20,8 @@ pub struct Lateness {
 pub struct RampStatus {
     /// `hammer`, `seq`, `aseq` or `rate`.
     pub mode: &'static str,
+    /// This process's shard, `I/N` (`null`: the whole schedule).
+    pub shard: Option<String>,
     /// The schedule as on the command line.
     pub schedule: String,
     /// 1-based step of `seq`/`aseq` (1 for `hammer` and `rate`).
@@ -39,6 +41,10 @@ pub struct RampStatus {
     /// `rate` mode: starts due since the schedule (re)started, dispatched or dropped.
     pub starts: u64,
     pub dropped: u64,
+    /// Starts due before this shard joined its schedule after `--start-at` (never run).
+    pub skipped_starts: u64,
+    /// Steps over before this shard joined its schedule after `--start-at`.
+    pub skipped_steps: usize,
     pub restarts: u64,
     pub reloads: u64,
     pub reloads_rejected: u64,
@@ -58,12 +64,17 @@ impl Handler<GetStatus> for Ramp {
     fn handle(&mut self, _: GetStatus, _: &mut Context<Self>) -> Self::Result {
         let elapsed = self.epoch.elapsed();
         let (target_attackers, rate_per_s, in_flight) = match &self.schedule {
-            Schedule::Workers(_) => (Some(self.target), None, self.crew.looping()),
-            Schedule::Rate(rate) => (None, Some(rate.rate_at(elapsed)), self.crew.busy()),
+            Schedule::Workers(_) => (Some(self.target_attackers), None, self.crew.looping()),
+            Schedule::Rate(rate) => (
+                None,
+                Some(self.part().rate_at(rate, elapsed)),
+                self.crew.busy(),
+            ),
         };
         let ms = |q: f64| self.lateness.value_at_quantile(q) as f64 / 1000.0;
         MessageResult(RampStatus {
             mode: self.schedule.mode(),
+            shard: self.shard.map(|shard| shard.to_string()),
             schedule: self.schedule.describe(),
             step: self.step + 1,
             target_attackers,
@@ -72,8 +83,10 @@ impl Handler<GetStatus> for Ramp {
             idle_attackers: self.crew.idle(),
             retiring_attackers: self.crew.retiring(),
             rate_per_s,
-            starts: self.next_start,
+            starts: self.next_start - self.first_start,
             dropped: self.counters.dropped,
+            skipped_starts: self.skipped.starts,
+            skipped_steps: self.skipped.steps,
             restarts: self.counters.restarts,
             reloads: self.counters.reloads,
             reloads_rejected: self.counters.reloads_rejected,

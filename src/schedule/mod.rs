@@ -3,9 +3,13 @@
 //! `t`?" (open model, [`Rate`]).
 
 pub mod rate;
+pub mod shard;
+pub mod start_at;
 pub mod workers;
 
 pub use rate::{Delta, Rate};
+pub use shard::{Shard, ShardError};
+pub use start_at::{Skipped, StartAt, StartAtError};
 pub use workers::Workers;
 
 use std::time::Duration;
@@ -22,14 +26,19 @@ pub enum Schedule {
 /// Why a schedule cannot run.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ScheduleError {
+    #[error("WORKERNUM must be at least 1: no attacker would run")]
+    ZeroWorkers,
     #[error("INTERVAL must be longer than zero")]
     ZeroInterval,
     #[error("seq needs at least one WORKERNUM")]
     EmptySeq,
     #[error("WORKERINCREMENT must be at least 1")]
     ZeroIncrement,
-    #[error("FINALWORKERS ({target}) must be at least WORKERINCREMENT ({increment})")]
-    TargetBelowIncrement { increment: usize, target: usize },
+    #[error("FINALWORKERS ({final_workers}) must be at least WORKERINCREMENT ({increment})")]
+    FinalBelowIncrement {
+        increment: usize,
+        final_workers: usize,
+    },
     #[error("CHAINS_PER_SEC {0} must be a number above 0 (or 0 with a growing --delta) and at most 1000000")]
     BadRate(f64),
     #[error("--max-in-flight must be at least 1")]

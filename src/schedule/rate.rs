@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::ScheduleError;
+use crate::units::DurationError;
 
 /// Linear growth of the rate: `chains` more per second every `period`, applied continuously
 /// (Boulder's load-generator adds the same amount in one step at the end of each period).
@@ -14,25 +15,44 @@ pub struct Delta {
     pub period: Duration,
 }
 
+/// Why a string is not a [`Delta`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("delta {input:?}: {reason}")]
+pub struct DeltaError {
+    input: String,
+    reason: DeltaReason,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+enum DeltaReason {
+    #[error("expected N/PERIOD, e.g. 5/1m")]
+    NoSlash,
+    #[error("{0:?} is not a number")]
+    NotANumber(String),
+    #[error(transparent)]
+    Period(DurationError),
+    #[error("needs a non-negative N and a period longer than zero")]
+    OutOfRange,
+}
+
 impl Delta {
     /// Parses `N/PERIOD` as the original load generator writes it: `5/1m`, `0.5/10s`, `2/30`.
-    pub fn parse(s: &str) -> Result<Delta, String> {
-        let (n, period) = s
-            .split_once('/')
-            .ok_or_else(|| format!("delta {s:?}: expected N/PERIOD, e.g. 5/1m"))?;
+    pub fn parse(s: &str) -> Result<Delta, DeltaError> {
+        let err = |reason| DeltaError {
+            input: s.to_owned(),
+            reason,
+        };
+        let (n, period) = s.split_once('/').ok_or_else(|| err(DeltaReason::NoSlash))?;
         let chains: f64 = n
             .trim()
             .parse()
-            .map_err(|_| format!("delta {s:?}: {n:?} is not a number"))?;
+            .map_err(|_| err(DeltaReason::NotANumber(n.to_owned())))?;
         let period =
-            crate::units::parse_duration(period).map_err(|e| format!("delta {s:?}: {e}"))?;
-        let delta = Delta { chains, period };
+            crate::units::parse_duration(period).map_err(|e| err(DeltaReason::Period(e)))?;
         if !chains.is_finite() || chains < 0.0 || period.is_zero() {
-            return Err(format!(
-                "delta {s:?}: needs a non-negative N and a period longer than zero"
-            ));
+            return Err(err(DeltaReason::OutOfRange));
         }
-        Ok(delta)
+        Ok(Delta { chains, period })
     }
 
     /// Growth in chains per second, per second.
@@ -212,8 +232,21 @@ mod tests {
             Delta::parse("0.5/30").unwrap().period,
             Duration::from_secs(30)
         );
-        for bad in ["5", "x/1m", "5/soon", "-1/1m", "5/0s"] {
-            assert!(Delta::parse(bad).is_err(), "{bad} accepted");
+        for (bad, why) in [
+            ("5", "delta \"5\": expected N/PERIOD, e.g. 5/1m"),
+            ("x/1m", "delta \"x/1m\": \"x\" is not a number"),
+            ("5/soon", "delta \"5/soon\": invalid duration \"soon\""),
+            (
+                "-1/1m",
+                "delta \"-1/1m\": needs a non-negative N and a period longer",
+            ),
+            (
+                "5/0s",
+                "delta \"5/0s\": needs a non-negative N and a period longer",
+            ),
+        ] {
+            let err = Delta::parse(bad).unwrap_err().to_string();
+            assert!(err.starts_with(why), "{bad}: {err}");
         }
     }
 

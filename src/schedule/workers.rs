@@ -16,10 +16,10 @@ pub enum Workers {
         interval: Duration,
         workers: Vec<usize>,
     },
-    /// `increment`, then `increment` more every `interval`, never above `target`.
+    /// `increment`, then `increment` more every `interval`, never above `final_workers`.
     Aseq {
         increment: usize,
-        target: usize,
+        final_workers: usize,
         interval: Duration,
     },
 }
@@ -28,6 +28,7 @@ impl Workers {
     /// Checks the invariants the functions below rely on.
     pub fn validate(&self) -> Result<(), ScheduleError> {
         match self {
+            Workers::Hammer { workers: 0 } => Err(ScheduleError::ZeroWorkers),
             Workers::Hammer { .. } => Ok(()),
             Workers::Seq { interval, workers } => {
                 if interval.is_zero() {
@@ -40,17 +41,17 @@ impl Workers {
             }
             Workers::Aseq {
                 increment,
-                target,
+                final_workers,
                 interval,
             } => {
                 if interval.is_zero() {
                     Err(ScheduleError::ZeroInterval)
                 } else if *increment == 0 {
                     Err(ScheduleError::ZeroIncrement)
-                } else if target < increment {
-                    Err(ScheduleError::TargetBelowIncrement {
+                } else if final_workers < increment {
+                    Err(ScheduleError::FinalBelowIncrement {
                         increment: *increment,
-                        target: *target,
+                        final_workers: *final_workers,
                     })
                 } else {
                     Ok(())
@@ -68,9 +69,9 @@ impl Workers {
             }
             Workers::Aseq {
                 increment,
-                target,
+                final_workers,
                 interval,
-            } => interval_index(elapsed, *interval).min(aseq_last_step(*increment, *target)),
+            } => interval_index(elapsed, *interval).min(aseq_last_step(*increment, *final_workers)),
         }
     }
 
@@ -81,8 +82,10 @@ impl Workers {
             Workers::Hammer { workers } => *workers,
             Workers::Seq { workers, .. } => workers[step],
             Workers::Aseq {
-                increment, target, ..
-            } => (increment * (step + 1)).min(*target),
+                increment,
+                final_workers,
+                ..
+            } => (increment * (step + 1)).min(*final_workers),
         }
     }
 
@@ -94,9 +97,9 @@ impl Workers {
             Workers::Seq { interval, workers } => (*interval, workers.len() - 1),
             Workers::Aseq {
                 increment,
-                target,
+                final_workers,
                 interval,
-            } => (*interval, aseq_last_step(*increment, *target)),
+            } => (*interval, aseq_last_step(*increment, *final_workers)),
         };
         let next = interval_index(elapsed, interval) + 1;
         (next <= last_step).then(|| interval * next as u32)
@@ -110,9 +113,9 @@ impl Workers {
             Workers::Seq { interval, workers } => Some(*interval * workers.len() as u32),
             Workers::Aseq {
                 increment,
-                target,
+                final_workers,
                 interval,
-            } => Some(*interval * (aseq_last_step(*increment, *target) as u32 + 1)),
+            } => Some(*interval * (aseq_last_step(*increment, *final_workers) as u32 + 1)),
         }
     }
 
@@ -121,7 +124,7 @@ impl Workers {
         match self {
             Workers::Hammer { workers } => *workers,
             Workers::Seq { workers, .. } => workers.iter().copied().max().unwrap_or(0),
-            Workers::Aseq { target, .. } => *target,
+            Workers::Aseq { final_workers, .. } => *final_workers,
         }
     }
 
@@ -136,9 +139,9 @@ impl Workers {
             }
             Workers::Aseq {
                 increment,
-                target,
+                final_workers,
                 interval,
-            } => format!("aseq {increment} {target} {}", fmt(*interval)),
+            } => format!("aseq {increment} {final_workers} {}", fmt(*interval)),
         }
     }
 }
@@ -147,9 +150,9 @@ fn interval_index(elapsed: Duration, interval: Duration) -> usize {
     (elapsed.as_nanos() / interval.as_nanos()) as usize
 }
 
-/// Step at which `aseq` first reaches `target` (clamped there).
-fn aseq_last_step(increment: usize, target: usize) -> usize {
-    target.div_ceil(increment) - 1
+/// Step at which `aseq` first reaches `final_workers` (clamped there).
+fn aseq_last_step(increment: usize, final_workers: usize) -> usize {
+    final_workers.div_ceil(increment) - 1
 }
 
 #[cfg(test)]
@@ -216,7 +219,7 @@ mod tests {
     fn aseq_grows_then_clamps() {
         let a = Workers::Aseq {
             increment: 4,
-            target: 10,
+            final_workers: 10,
             interval: s(30),
         };
         assert_eq!(a.workers_at(Duration::ZERO), 4);
@@ -238,7 +241,7 @@ mod tests {
     fn aseq_exact_multiple_reaches_target() {
         let a = Workers::Aseq {
             increment: 5,
-            target: 15,
+            final_workers: 15,
             interval: s(1),
         };
         let counts: Vec<usize> = (0..5).map(|t| a.workers_at(s(t))).collect();
@@ -250,7 +253,7 @@ mod tests {
     fn aseq_single_step_when_target_equals_increment() {
         let a = Workers::Aseq {
             increment: 3,
-            target: 3,
+            final_workers: 3,
             interval: s(1),
         };
         assert_eq!(a.workers_at(Duration::ZERO), 3);
@@ -271,7 +274,7 @@ mod tests {
         assert_eq!(empty.validate(), Err(ScheduleError::EmptySeq));
         let below = Workers::Aseq {
             increment: 5,
-            target: 2,
+            final_workers: 2,
             interval: s(1),
         };
         assert!(below
@@ -281,7 +284,7 @@ mod tests {
             .contains("FINALWORKERS (2)"));
         let no_inc = Workers::Aseq {
             increment: 0,
-            target: 2,
+            final_workers: 2,
             interval: s(1),
         };
         assert_eq!(no_inc.validate(), Err(ScheduleError::ZeroIncrement));
@@ -296,7 +299,7 @@ mod tests {
         assert_eq!(seq.describe(), "seq 500ms 1 2");
         let a = Workers::Aseq {
             increment: 2,
-            target: 8,
+            final_workers: 8,
             interval: s(30),
         };
         assert_eq!(a.describe(), "aseq 2 8 30s");

@@ -68,6 +68,8 @@ struct Authz {
     value: String,
     #[diesel(sql_type = Integer)]
     status: i32,
+    #[diesel(sql_type = Integer)]
+    expired: i32,
 }
 
 #[derive(QueryableByName)]
@@ -148,20 +150,28 @@ async fn get_cert(state: web::Data<State>, serial: web::Path<String>) -> HttpRes
 async fn get_authz(state: web::Data<State>, path: web::Path<(i64, u64)>) -> HttpResponse {
     let (reg, id) = path.into_inner();
     let row: Option<Authz> = diesel::sql_query(
-        "SELECT identifierValue AS value, status FROM authz2 WHERE id = ? AND registrationID = ?",
+        "SELECT identifierValue AS value, status, expires <= UTC_TIMESTAMP() AS expired \
+         FROM authz2 WHERE id = ? AND registrationID = ?",
     )
     .bind::<Unsigned<BigInt>, _>(id)
     .bind::<BigInt, _>(reg)
     .get_result(&mut *state.db.lock().unwrap())
     .optional()
     .unwrap();
-    let Some(row) = row else {
+    // Boulder answers an expired authorization as if it did not exist.
+    let Some(row) = row.filter(|row| row.expired == 0) else {
         return problem(404, "malformed", "No such authorization");
     };
     let status = ["pending", "valid", "invalid", "deactivated", "revoked"][row.status as usize];
+    // Boulder stores a wildcard's `*.` and serves the base name with `wildcard` (RFC 8555 §7.1.4).
+    let (value, wildcard) = match row.value.strip_prefix("*.") {
+        Some(base) => (base.to_owned(), true),
+        None => (row.value, false),
+    };
     HttpResponse::Ok().json(json!({
-        "identifier": { "type": "dns", "value": row.value },
+        "identifier": { "type": "dns", "value": value },
         "status": status,
+        "wildcard": wildcard,
         "challenges": []
     }))
 }

@@ -3,13 +3,20 @@
 //! one chain and then ask Pebble and the pool what it did.
 
 use std::collections::HashMap;
+
+use actix::Actor;
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use wile_e_coyote::acme::{Client, RequestOutcome, RequestRecord, Transport};
-use wile_e_coyote::chains::{checks, Catalogue, ChainEnv, ChainError, ChainKind, Ctx, Stock};
+use wile_e_coyote::acme::{Client, Convergence, RequestOutcome, RequestRecord, Transport};
+use wile_e_coyote::chains::trust::Trust;
+use wile_e_coyote::chains::{Catalogue, ChainEnv, ChainError, ChainKind, Ctx, Stock};
 use wile_e_coyote::challenge::ChallengeServer;
 use wile_e_coyote::config::Settings;
+use wile_e_coyote::db::source::DbLink;
+use wile_e_coyote::db::Db;
+use wile_e_coyote::metrics::Metrics;
 use wile_e_coyote::target::Target;
 
 use super::Pebble;
@@ -19,6 +26,7 @@ pub struct Run {
     pub result: Result<(), ChainError>,
     pub records: Vec<RequestRecord>,
     pub expected: Vec<String>,
+    pub converged: Vec<Convergence>,
 }
 
 impl Run {
@@ -38,6 +46,11 @@ impl Run {
             .filter(|r| r.outcome != RequestOutcome::BadNonceRetried)
             .map(|r| (r.outcome, r.status))
             .collect()
+    }
+
+    /// What the chain read back after a change, and whether the CA agreed.
+    pub fn converged(&self) -> Vec<(&'static str, bool)> {
+        self.converged.iter().map(|c| (c.what, c.agreed)).collect()
     }
 
     /// Exchanges whose endpoint name starts with `prefix`.
@@ -61,14 +74,19 @@ impl Lab {
     /// The challenge server and the chains' environment for `pebble`, with the harness config
     /// varied by `WEC_*` variables in `env`.
     pub async fn start(pebble: &Pebble, env: &[(&str, &str)]) -> Lab {
+        Lab::with_config(&pebble.config(), env).await
+    }
+
+    /// As [`Lab::start`], for the CA the config file at `config` targets.
+    pub async fn with_config(config: &Path, env: &[(&str, &str)]) -> Lab {
         let env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let settings = Settings::load_with_env(Some(&pebble.config()), Some(env)).unwrap();
+        let settings = Settings::load_with_env(Some(config), Some(env)).unwrap();
         let target = Target::connect(&settings).await.unwrap();
         let server = ChallengeServer::start(settings.challenge_server()).unwrap();
-        let catalogue = Catalogue::new(&settings, &target.directory, None).unwrap();
+        let catalogue = Catalogue::new(&settings, &target.directory, database(&settings)).unwrap();
         let env = Rc::new(environment(&settings, target, &server));
         Lab {
             env,
@@ -95,12 +113,21 @@ impl Lab {
     }
 
     pub async fn run(&self, kind: ChainKind) -> Run {
-        let client = self.env.client();
-        let result = kind.run(&self.ctx(&client)).await;
+        self.run_with(self.env.client(), kind).await
+    }
+
+    /// As attacker `id` runs it (its source address, when configured).
+    pub async fn run_as(&self, id: usize, kind: ChainKind) -> Run {
+        self.run_with(self.env.client_for(id), kind).await
+    }
+
+    async fn run_with(&self, client: Client, kind: ChainKind) -> Run {
+        let result = wile_e_coyote::chains::run(kind, &self.ctx(&client)).await;
         Run {
             result,
             records: client.take_records(),
             expected: client.take_expected(),
+            converged: client.take_converged(),
         }
     }
 
@@ -109,21 +136,37 @@ impl Lab {
     }
 }
 
+/// Boulder's database when the config names one (`db.url`), as the daemon links it: the
+/// DB-driven chains pick from it; consistency checks are off (no Metrics actor to tell).
+fn database(settings: &Settings) -> Option<DbLink> {
+    let db = Db::start(settings.db.url.as_ref()?.url(), &settings.db.settings()).unwrap();
+    let metrics = Metrics::from_settings(&settings.statsd, &settings.report)
+        .unwrap()
+        .start();
+    Some(DbLink {
+        db,
+        urls: settings.db.url_templates(settings.directory_url()),
+        verdicts: metrics.recipient(),
+        consistency_wait: None,
+        rollovers: Default::default(),
+    })
+}
+
 /// A thread's chain environment, as `attacker::Shared` builds it.
 fn environment(settings: &Settings, target: Target, server: &ChallengeServer) -> ChainEnv {
     let client_settings = settings.client_settings();
-    let http = Transport::http_client(&target.tls_roots, &client_settings).unwrap();
-    let verify_store = settings
+    let http = Transport::http_client(target.tls, &client_settings);
+    let trust = settings
         .chains
         .issue
         .verify_root
         .as_ref()
-        .map(|path| checks::root_store(&std::fs::read(path).unwrap()).unwrap());
+        .map(|path| Arc::new(Trust::from_pem(&std::fs::read(path).unwrap()).unwrap()));
     ChainEnv {
         transport: Rc::new(Transport::new(http, client_settings)),
         directory: Arc::new(target.directory),
         settings: Arc::new(settings.clone()),
         registry: server.registry.clone(),
-        verify_store,
+        trust,
     }
 }

@@ -74,9 +74,21 @@ impl MariaDb {
         self.dir.path().join("sock")
     }
 
-    /// Creates database `name` from migrations-readonly/, `form` `current` or `legacy`.
+    /// Creates database `name` from migrations-readonly/, `form` `current`, `next`,
+    /// `migration` (orders.authzs and orderToAuthz2) or `legacy` (orderToAuthz2 only).
     pub fn fixture(&self, name: &str, form: &str) {
         run(script("db-fixture").arg(self.socket()).arg(name).arg(form));
+    }
+
+    /// [`MariaDb::fixture`] filled by `scripts/db-fixture` with production-shaped rows: `rows`
+    /// certificates and authorizations, `rows / 2` orders, ids growing with time behind a
+    /// long expired prefix (see the script).
+    pub fn production_fixture(&self, name: &str, form: &str, rows: u64) {
+        run(script("db-fixture")
+            .arg(self.socket())
+            .arg(name)
+            .arg(form)
+            .arg(rows.to_string()));
     }
 
     /// Go-style DSN of the SELECT-only user, as an operator would give `--mysql`.
@@ -197,61 +209,80 @@ fn authzs_blob(ids: &[u64]) -> String {
     format!("X'{}'", hex_of(&blob))
 }
 
+/// Whether the seeded order `id` is unexpired: an even id whose authorizations are unexpired.
+pub fn live_order(id: u64) -> bool {
+    id % 2 == 0 && (2 * id) % 3 != 0 && (2 * id + 1) % 3 != 0
+}
+
+/// Whether the seeded order `id` has a NULL `authzs` in the `migration` form (its links are in
+/// orderToAuthz2 only, as for orders Boulder wrote before the column existed).
+pub fn null_authzs(id: u64) -> bool {
+    id % 4 == 0
+}
+
 /// Seeds `db`: 40 certificates (ids 1..=40, serial = id) with status rows, 30 authorizations of
-/// which ids divisible by 3 are expired and by 5 invalid, 12 orders (odd ids expired) of
-/// account 200 + id, each linked to authorizations 2·id and 2·id+1 (of the same account)
-/// through `form`.
+/// which ids divisible by 3 are expired, by 5 invalid, and those of ids 1 mod 4 wildcards
+/// (stored with their `*.`, as Boulder stores them), 12 orders of account 200 + id, each linked
+/// to authorizations 2·id and 2·id+1 (of the same account) through `form` (`migration`:
+/// through `authzs`, or orderToAuthz2 where [`null_authzs`]); an order expires with its first
+/// authorization, as in Boulder, and odd ids are expired anyway. Times are UTC, as Boulder's.
 pub fn seed(maria: &MariaDb, db: &str, form: &str) {
     let mut sql = String::new();
     for id in 1..=40u32 {
         let der = hex_of(&certificate(id).to_der().unwrap());
         sql += &format!(
-            "INSERT INTO registrations (id, jwk, jwk_sha256, createdAt) VALUES ({id}, '{{}}', 'k{id}', NOW());\n\
+            "INSERT INTO registrations (id, jwk, jwk_sha256, agreement, createdAt) VALUES ({id}, '{{}}', 'k{id}', '', UTC_TIMESTAMP());\n\
              INSERT INTO certificates (id, registrationID, serial, digest, der, issued, expires) \
-             VALUES ({id}, {id}, '{}', 'd', X'{der}', NOW(), NOW() + INTERVAL 7 DAY);\n\
+             VALUES ({id}, {id}, '{}', 'd', X'{der}', UTC_TIMESTAMP(), UTC_TIMESTAMP() + INTERVAL 7 DAY);\n\
              INSERT INTO certificateStatus (serial, status, ocspLastUpdated, revokedDate, revokedReason, lastExpirationNagSent) \
-             VALUES ('{}', 'good', NOW(), '1970-01-01', 0, '1970-01-01');\n",
+             VALUES ('{}', 'good', UTC_TIMESTAMP(), '1970-01-01', 0, '1970-01-01');\n",
             hex36(id),
             hex36(id)
         );
     }
     for id in 1..=30u32 {
         let expires = if id % 3 == 0 {
-            "NOW() - INTERVAL 1 DAY"
+            "UTC_TIMESTAMP() - INTERVAL 1 DAY"
         } else {
-            "NOW() + INTERVAL 7 DAY"
+            "UTC_TIMESTAMP() + INTERVAL 7 DAY"
         };
         let status = if id % 5 == 0 { 2 } else { id % 2 };
+        let wildcard = if id % 4 == 1 { "*." } else { "" };
         sql += &format!(
             "INSERT INTO authz2 (id, identifierType, identifierValue, registrationID, status, expires, challenges, token) \
-             VALUES ({id}, 0, 'a{id}.wile.test', {}, {status}, {expires}, 1, UNHEX(SHA2('{id}', 256)));\n",
+             VALUES ({id}, 0, '{wildcard}a{id}.wile.test', {}, {status}, {expires}, 1, UNHEX(SHA2('{id}', 256)));\n",
             200 + id / 2
         );
     }
     for id in 1..=12u64 {
-        let expires = if id % 2 == 1 {
-            "NOW() - INTERVAL 1 DAY"
+        let expires = if !live_order(id) {
+            "UTC_TIMESTAMP() - INTERVAL 1 DAY"
         } else {
-            "NOW() + INTERVAL 7 DAY"
+            "UTC_TIMESTAMP() + INTERVAL 7 DAY"
         };
         let authzs = [2 * id, 2 * id + 1];
-        match form {
-            "current" => {
-                sql += &format!(
-                    "INSERT INTO orders (id, registrationID, expires, created, authzs) VALUES ({id}, {}, {expires}, NOW(), {});\n",
-                    200 + id,
-                    authzs_blob(&authzs)
-                )
+        let in_table = match form {
+            "current" | "next" => false,
+            "migration" => null_authzs(id),
+            _ => true,
+        };
+        if in_table {
+            let column = if form == "legacy" { "" } else { ", authzs" };
+            let null = if form == "legacy" { "" } else { ", NULL" };
+            sql += &format!(
+                "INSERT INTO orders (id, registrationID, expires, created{column}) VALUES ({id}, {}, {expires}, UTC_TIMESTAMP(){null});\n",
+                200 + id
+            );
+            for a in authzs {
+                sql +=
+                    &format!("INSERT INTO orderToAuthz2 (orderID, authzID) VALUES ({id}, {a});\n");
             }
-            _ => {
-                sql += &format!(
-                    "INSERT INTO orders (id, registrationID, expires, created) VALUES ({id}, {}, {expires}, NOW());\n",
-                    200 + id
-                );
-                for a in authzs {
-                    sql += &format!("INSERT INTO orderToAuthz2 (orderID, authzID) VALUES ({id}, {a});\n");
-                }
-            }
+        } else {
+            sql += &format!(
+                "INSERT INTO orders (id, registrationID, expires, created, authzs) VALUES ({id}, {}, {expires}, UTC_TIMESTAMP(), {});\n",
+                200 + id,
+                authzs_blob(&authzs)
+            );
         }
     }
     maria.exec(db, &sql);

@@ -3,10 +3,18 @@
 //! wile-e-coyote binary run against it with a bounded wait.
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+pub mod boulder;
 pub mod boulder_wfe;
+pub mod daemon;
+pub mod fault_proxy;
+pub mod hostile_ca;
 pub mod lab;
 pub mod mariadb;
+pub mod redis;
+pub mod shards;
 pub mod statsd;
+pub mod tcp_server;
+pub mod tls;
 
 use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
@@ -17,6 +25,18 @@ use std::time::{Duration, Instant};
 /// Where the repository's scripts live.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A histogram of a JSON report (HdrHistogram V2, base64), decoded with the hdrhistogram
+/// crate alone, not with the tool's code.
+pub fn report_histogram(encoded: &serde_json::Value) -> hdrhistogram::Histogram<u64> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.as_str().expect("a base64 histogram"))
+        .unwrap();
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .unwrap()
 }
 
 /// Fails the test with instructions when a real part is not installed.
@@ -31,27 +51,62 @@ pub fn require(tool: &str) {
 }
 
 /// A free TCP port on 127.0.0.1 that is also free for UDP (DNS needs both). Ports come from
-/// below the kernel's ephemeral range (32768–60999 here): a port the OS hands out for `:0`
-/// could be taken by any outgoing connection of a parallel test before the server binds it.
-/// Each test binary starts at its own pseudo-random offset and never hands a port out twice.
+/// outside the kernel's ephemeral range (`net.ipv4.ip_local_port_range`, 32768–60999 by
+/// default): a port the OS hands out for `:0` could be taken by any outgoing connection or
+/// client socket of a parallel test between this check and the server's bind. Each test
+/// binary starts at its own pseudo-random offset and never hands a port out twice.
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
-    const LOW: u32 = 20_000;
-    const SPAN: u32 = 12_000;
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    static START: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    let start = *START.get_or_init(|| std::process::id().wrapping_mul(2_654_435_761) % SPAN);
+    static RANGE: std::sync::OnceLock<(u32, u32, u32)> = std::sync::OnceLock::new();
+    let (low, span, start) = *RANGE.get_or_init(|| {
+        let (low, span) = outside_ephemeral_range();
+        (
+            low,
+            span,
+            std::process::id().wrapping_mul(2_654_435_761) % span,
+        )
+    });
     loop {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         assert!(
-            n < SPAN,
-            "no free loopback port left below the ephemeral range"
+            n < span,
+            "no free loopback port left outside the ephemeral range"
         );
-        let port = (LOW + (start + n) % SPAN) as u16;
+        let port = (low + (start + n) % span) as u16;
         if TcpListener::bind(("127.0.0.1", port)).is_ok()
             && UdpSocket::bind(("127.0.0.1", port)).is_ok()
         {
             return port;
+        }
+    }
+}
+
+/// The first port and the number of ports of the larger stretch of 10000–65535 the kernel
+/// never picks for `:0` (20000–31999 when neither stretch holds 2,000 ports).
+fn outside_ephemeral_range() -> (u32, u32) {
+    const FIRST: u32 = 10_000;
+    const LAST: u32 = 65_535;
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .expect("reading net.ipv4.ip_local_port_range");
+    let bounds: Vec<u32> = text
+        .split_whitespace()
+        .map(|n| n.parse().expect("a port number"))
+        .collect();
+    let [lo, hi] = bounds[..] else {
+        panic!("net.ipv4.ip_local_port_range: {text:?}");
+    };
+    let below = (FIRST, lo.saturating_sub(FIRST));
+    let above = (hi + 1, LAST.saturating_sub(hi));
+    match if below.1 >= above.1 { below } else { above } {
+        (low, span) if span >= 2_000 => (low, span),
+        _ => {
+            eprintln!(
+                "net.ipv4.ip_local_port_range is {lo}-{hi}: test ports may collide with \
+                 outgoing connections (sysctl net.ipv4.ip_local_port_range='32768 60999' \
+                 avoids it)"
+            );
+            (20_000, 12_000)
         }
     }
 }
@@ -96,6 +151,10 @@ impl Pebble {
     }
 
     fn up(&self) {
+        self.up_with(&[]);
+    }
+
+    fn up_with(&self, extra: &[(&str, &str)]) {
         let mut cmd = Command::new(repo().join("scripts/pebble-up"));
         cmd.arg(self.dir.path())
             .env_remove("PEBBLE_VA_ALWAYS_VALID")
@@ -108,6 +167,7 @@ impl Pebble {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        cmd.envs(extra.iter().copied());
         let out = cmd.output().unwrap();
         assert!(
             out.status.success(),
@@ -121,6 +181,12 @@ impl Pebble {
     /// certificate, and has a new HTTPS certificate and root.
     pub fn restart(&self) {
         self.up();
+    }
+
+    /// As [`Pebble::restart`], keeping its HTTPS certificate, as a real CA's restart would: a
+    /// client that trusted it carries on (the issuing root is new all the same).
+    pub fn restart_keeping_tls(&self) {
+        self.up_with(&[("PEBBLE_KEEP_TLS", "1")]);
     }
 
     /// What Pebble's management API says of the certificate with this serial (hex):
@@ -177,22 +243,48 @@ impl Pebble {
     }
 
     /// Runs a load test against this Pebble, as `run_bounded` does. A run during which Pebble
-    /// froze (see `frozen`) says nothing about wile-e-coyote: it is run again, once, on a
-    /// restarted Pebble; a second freeze fails the test.
+    /// froze (see `frozen`) or deadlocked one of its objects (see `deadlocked`) says nothing
+    /// about wile-e-coyote: it is run again, once, on a restarted Pebble; a second hang fails
+    /// the test.
     pub fn run(&self, cmd: &mut Command, limit: Duration) -> Output {
         let out = run_bounded(cmd, limit);
-        if !self.frozen() {
+        let Some(hang) = self.hung(&out) else {
             return out;
-        }
+        };
         eprintln!(
-            "Pebble froze during the run (a known Pebble 2.4.0 bug); running again on a \
-             restarted Pebble. The frozen run:\n{}",
+            "{hang} (a known Pebble 2.4.0 bug); running again on a restarted Pebble. \
+             The run:\n{}",
             show(&out)
         );
         self.restart();
         let out = run_bounded(cmd, limit);
-        assert!(!self.frozen(), "Pebble froze twice\n{}", show(&out));
+        if let Some(hang) = self.hung(&out) {
+            panic!("{hang}, twice\n{}", show(&out));
+        }
         out
+    }
+
+    /// Why this run says nothing about wile-e-coyote, if Pebble hung during it: the whole
+    /// store (`frozen`, harmless to ask), or a single order or authorization, which only a
+    /// request that timed out reveals and only a goroutine dump proves (`deadlocked`, which
+    /// stops Pebble; it is started again, keeping its HTTPS certificate, when it was not).
+    pub fn hung(&self, out: &Output) -> Option<&'static str> {
+        if self.frozen() {
+            return Some("Pebble froze during the run");
+        }
+        if !String::from_utf8_lossy(&out.stdout).contains("timeout:") {
+            return None;
+        }
+        let deadlocked = Command::new(repo().join("scripts/pebble-deadlocked"))
+            .arg(self.dir.path())
+            .status()
+            .unwrap()
+            .success();
+        if deadlocked {
+            return Some("Pebble deadlocked an object during the run");
+        }
+        self.restart_keeping_tls();
+        None
     }
 
     pub fn directory_url(&self) -> String {
@@ -209,7 +301,8 @@ impl Pebble {
     /// variables.
     pub fn config(&self) -> PathBuf {
         let toml = format!(
-            "[target]\ndirectory_url = \"{}\"\nca_cert = \"ca.pem\"\nrequest_timeout = \"10s\"\n\n\
+            "[target]\ndirectory_url = \"{}\"\nca_cert = \"ca.pem\"\nrequest_timeout = \"10s\"\n\
+             flavor = \"pebble\"\n\n\
              [polling]\ninterval = \"20ms\"\nmax_interval = \"500ms\"\ntimeout = \"20s\"\n\n\
              [challenge]\nhttp01_listen = [\"127.0.0.1:{}\"]\ntlsalpn01_listen = [\"127.0.0.1:{}\"]\n\
              dns_listen = [\"127.0.0.1:{}\"]\n\n\
@@ -233,6 +326,34 @@ impl Drop for Pebble {
             .arg(self.dir.path())
             .status();
     }
+}
+
+/// Runs headless Chromium on `page` with `extra` flags. Its own background traffic goes to a
+/// loopback port where nothing listens and no name resolves, so nothing leaves the machine.
+pub fn chromium(page: &Path, extra: &[String]) -> std::process::Output {
+    require("chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let child = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--proxy-server=http://127.0.0.1:{}", free_port()))
+        .arg("--host-resolver-rules=MAP * ~NOTFOUND")
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_bounded(child, Duration::from_secs(60))
 }
 
 /// The wile-e-coyote binary under test.
@@ -312,4 +433,33 @@ pub fn show(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Starts a challenge server with `start`, its listeners on the ports `settings` names; when
+/// one of them was taken meanwhile (by anything on the machine: [`free_port`] only checks), on
+/// fresh free ports instead, a few times. `settings` ends up naming the ports in use.
+pub fn start_on_free_ports<T>(
+    settings: &mut wile_e_coyote::challenge::ServerSettings,
+    start: impl Fn(wile_e_coyote::challenge::ServerSettings) -> std::io::Result<T>,
+) -> T {
+    const ATTEMPTS: usize = 5;
+    for attempt in 1.. {
+        match start(settings.clone()) {
+            Ok(server) => return server,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempt < ATTEMPTS => {
+                eprintln!("{e}: again on other ports");
+                let listeners = [
+                    &mut settings.http01,
+                    &mut settings.tlsalpn01,
+                    &mut settings.dns,
+                    &mut settings.doh,
+                ];
+                for addr in listeners.into_iter().flatten() {
+                    addr.set_port(free_port());
+                }
+            }
+            Err(e) => panic!("starting the challenge server: {e}"),
+        }
+    }
+    unreachable!("the last attempt returns or panics")
 }
