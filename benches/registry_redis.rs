@@ -90,7 +90,7 @@ async fn round(
     let mut tickets: Vec<Ticket> = Vec::with_capacity(n);
     for i in 0..n {
         let response = make(i);
-        let ticket = publish.time(publisher.send(Publish(response))).await;
+        let ticket = publish.time(publisher.send(Publish::new(response))).await;
         tickets.push(ticket.unwrap().unwrap());
     }
     for (i, ticket) in tickets.iter().enumerate() {

@@ -36,7 +36,7 @@ async fn serves_published_tokens_and_404_otherwise() {
     assert!(unknown.body().await.unwrap().is_empty());
 
     let ticket = registry
-        .send(Publish(Response::Http01 {
+        .send(Publish::new(Response::Http01 {
             token: "tok-123".into(),
             key_authorization: "tok-123.thumbprint".into(),
         }))

@@ -150,7 +150,7 @@ async fn answers_a_aaaa_txt_and_refuses_other_names_over_udp_tcp_and_https() {
         ("*.abc.wile.test", "t2.thumb"),
     ] {
         let ticket = registry
-            .send(Publish(Response::Dns01 {
+            .send(Publish::new(Response::Dns01 {
                 name: name.into(),
                 key_authorization: key_authorization.into(),
             }))

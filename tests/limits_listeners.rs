@@ -159,7 +159,7 @@ async fn publish(server: &ChallengeServer) {
     ] {
         server
             .registry
-            .send(Publish(response))
+            .send(Publish::new(response))
             .await
             .unwrap()
             .unwrap();

@@ -80,7 +80,7 @@ impl Shard {
 
     async fn publish(&self, response: Response) -> Ticket {
         self.registry()
-            .send(Publish(response))
+            .send(Publish::new(response))
             .await
             .unwrap()
             .unwrap()

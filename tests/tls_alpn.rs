@@ -77,7 +77,7 @@ async fn presents_the_rfc8737_certificate_and_refuses_everything_else() {
     let server = tlsalpn01::start(registry.alpn_certs(), &[addr], LIMITS).unwrap();
     let registry = registry.start();
     let ticket = registry
-        .send(Publish(Response::TlsAlpn01 {
+        .send(Publish::new(Response::TlsAlpn01 {
             name: NAME.into(),
             key_authorization: KEY_AUTHORIZATION.into(),
         }))

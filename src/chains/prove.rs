@@ -8,14 +8,16 @@ use rand::Rng;
 use super::{pick, ChainError, Ctx};
 use crate::acme::account::Account;
 use crate::acme::wire::{AuthorizationStatus, ChallengeType};
-use crate::challenge::{Publish, Registry, Response, Ticket, Withdraw};
+use crate::challenge::{Publish, Registry, RegistryBackend, Response, Served, Ticket, Withdraw};
 use crate::config::Answering;
 
-/// An authorization being proven: where to poll it, and which challenge answers it.
+/// An authorization being proven: where to poll it, which challenge answers it, and what tells
+/// when the CA asked for the response.
 struct Proof {
     authz_url: String,
     challenge_url: String,
     kind: ChallengeType,
+    served: Option<Served>,
 }
 
 /// The responses published for one order, withdrawn when this is dropped, so a chain that
@@ -51,6 +53,9 @@ pub async fn prove_control(
         tickets: Vec::new(),
     };
     let mut proofs = Vec::new();
+    // With a shared registry another shard may serve the CA: only this process's own
+    // Registry can tell when the response was asked for.
+    let own_registry = env.settings.challenge.registry == RegistryBackend::Memory;
     for authz_url in authz_urls {
         let authz = client.authorization(account, authz_url).await?;
         if authz.status == AuthorizationStatus::Valid {
@@ -89,9 +94,14 @@ pub async fn prove_control(
                 key_authorization,
             },
         };
+        let served = own_registry.then(Served::default);
+        let publish = Publish {
+            response,
+            served: served.clone(),
+        };
         let ticket = env
             .registry
-            .send(Publish(response))
+            .send(publish)
             .await
             .map_err(|e| ChainError::local(format!("challenge registry: {e}")))?
             .map_err(ChainError::local)?;
@@ -100,6 +110,7 @@ pub async fn prove_control(
             authz_url: authz_url.clone(),
             challenge_url: challenge.url.clone(),
             kind,
+            served,
         });
     }
     let in_turn = env.settings.chains.issue.answer == Answering::InTurn;
@@ -120,7 +131,14 @@ pub async fn prove_control(
 }
 
 /// Polls an answered authorization until the CA decides; anything but valid fails the chain.
+/// The first poll waits until the CA asked for the response (a poll before that finds the
+/// authorization pending, a request for nothing), at most `polling.interval`: a CA that
+/// validates without asking is polled when it would have been after one pending answer.
 async fn verdict(ctx: &Ctx<'_>, account: &Account, proof: &Proof) -> Result<(), ChainError> {
+    if let Some(served) = &proof.served {
+        let wait = ctx.settings().polling.interval;
+        let _ = actix_rt::time::timeout(wait, served.wait()).await;
+    }
     let authz = ctx
         .client
         .poll_authorization(account, &proof.authz_url)

@@ -365,7 +365,7 @@ mod tests {
     async fn answers_by_type_and_name() {
         let registry = Registry::new(Duration::from_secs(60), 10).start();
         registry
-            .send(Publish(Response::Dns01 {
+            .send(Publish::new(Response::Dns01 {
                 name: "abc.wile.test".into(),
                 key_authorization: "tok.thumb".into(),
             }))

@@ -33,8 +33,8 @@ use openssl::ssl::SslAcceptorBuilder;
 pub use redis_store::{RedisStore, SharedStats};
 pub use redis_url::{RedisUrl, RegistryBackend};
 pub use registry::{
-    Lookup, LookupAlpn, LookupTxt, Publish, Registry, RegistryError, Response, Size, Ticket,
-    Withdraw,
+    Lookup, LookupAlpn, LookupTxt, Publish, Registry, RegistryError, Response, Served, Size,
+    Ticket, Withdraw,
 };
 
 /// What each listener lets its clients take.

@@ -11,9 +11,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
+// tokio's clock, so tests can pause it and let a TTL pass at once.
+use actix_rt::time::Instant;
 use openssl::error::ErrorStack;
 use openssl::hash::{hash, MessageDigest};
 
@@ -54,6 +56,23 @@ pub enum Ticket {
     Dns01 { name: String, value: String },
 }
 
+/// Tells a chain that the CA asked for one of its published responses (an http-01 GET, a TXT
+/// query, a tls-alpn-01 handshake naming it): the moment to ask the CA for its verdict, rather
+/// than polling before the CA even looked. Marks after the first are no-ops.
+#[derive(Debug, Clone, Default)]
+pub struct Served(Arc<tokio::sync::Notify>);
+
+impl Served {
+    fn mark(&self) {
+        self.0.notify_one();
+    }
+
+    /// Returns once the response was served, at once if it already was.
+    pub async fn wait(&self) {
+        self.0.notified().await;
+    }
+}
+
 /// Why a response could not be published.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -91,11 +110,23 @@ pub fn txt_value(key_authorization: &str) -> Result<String, ErrorStack> {
 struct Timed<T> {
     value: T,
     expires: Instant,
+    served: Option<Served>,
 }
 
 impl<T> Timed<T> {
     fn live(&self, now: Instant) -> bool {
         self.expires > now
+    }
+
+    /// The value, if live, noting that it was served.
+    fn serve(&self, now: Instant) -> Option<&T> {
+        if !self.live(now) {
+            return None;
+        }
+        if let Some(served) = &self.served {
+            served.mark();
+        }
+        Some(&self.value)
     }
 }
 
@@ -121,9 +152,9 @@ impl AlpnCerts {
     /// The certificate for the SNI `name`, if a live tls-alpn-01 challenge is published for it.
     pub fn get(&self, name: &str) -> Option<Arc<AlpnCert>> {
         let map = self.0.read().unwrap_or_else(|e| e.into_inner());
-        map.get(&normalise(name))
-            .filter(|e| e.live(Instant::now()))
-            .map(|e| e.value.cert.clone())
+        map.get(&normalise(name))?
+            .serve(Instant::now())
+            .map(|e| e.cert.clone())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Timed<AlpnEntry>>> {
@@ -193,7 +224,11 @@ impl Registry {
         self.dns01_values = self.dns01.values().map(Vec::len).sum();
     }
 
-    fn publish(&mut self, response: Response) -> Result<Ticket, RegistryError> {
+    fn publish(
+        &mut self,
+        response: Response,
+        served: Option<Served>,
+    ) -> Result<Ticket, RegistryError> {
         let now = Instant::now();
         if self.len() >= self.max_entries {
             self.sweep(now);
@@ -214,6 +249,7 @@ impl Registry {
                     Timed {
                         value: key_authorization,
                         expires,
+                        served,
                     },
                 );
                 Ticket::Http01 { token }
@@ -238,6 +274,7 @@ impl Registry {
                     Timed {
                         value: entry,
                         expires,
+                        served,
                     },
                 );
                 Ticket::TlsAlpn01 { name }
@@ -255,6 +292,7 @@ impl Registry {
                 self.dns01.entry(name.clone()).or_default().push(Timed {
                     value: value.clone(),
                     expires,
+                    served,
                 });
                 self.dns01_values += 1;
                 Ticket::Dns01 { name, value }
@@ -300,7 +338,21 @@ impl Actor for Registry {
 /// Put a response in place until withdrawn or expired; refused when the Registry is full.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Ticket, RegistryError>")]
-pub struct Publish(pub Response);
+pub struct Publish {
+    pub response: Response,
+    /// Marked when this Registry serves the response.
+    pub served: Option<Served>,
+}
+
+impl Publish {
+    /// Publishes `response`; nobody is told when it is served.
+    pub fn new(response: Response) -> Self {
+        Publish {
+            response,
+            served: None,
+        }
+    }
+}
 
 /// Take down what a [`Publish`] put in place.
 #[derive(Debug, Message)]
@@ -341,7 +393,7 @@ impl Handler<Publish> for Registry {
     /// Answers once the entry is in place here and, when shared, in Redis too (or Redis
     /// failed): the CA may be told to validate as soon as this returns.
     fn handle(&mut self, msg: Publish, _: &mut Context<Self>) -> Self::Result {
-        let value = match (&self.shared, &msg.0) {
+        let value = match (&self.shared, &msg.response) {
             (
                 Some(_),
                 Response::Http01 {
@@ -353,7 +405,7 @@ impl Handler<Publish> for Registry {
             ) => Some(key_authorization.clone()),
             _ => None,
         };
-        let ticket = match self.publish(msg.0) {
+        let ticket = match self.publish(msg.response, msg.served) {
             Ok(ticket) => ticket,
             Err(e) => return Reply::reply(Err(e)),
         };
@@ -401,8 +453,8 @@ impl Handler<Lookup> for Registry {
         let local = self
             .http01
             .get(&msg.token)
-            .filter(|e| e.live(Instant::now()))
-            .map(|e| e.value.clone());
+            .and_then(|e| e.serve(Instant::now()))
+            .cloned();
         match (local, self.shared.clone()) {
             (None, Some(store)) => Reply::fut(async move {
                 let found = store.get(Kind::Http01, &msg.token).await;
@@ -428,8 +480,7 @@ impl Handler<LookupTxt> for Registry {
             .map(|values| {
                 values
                     .iter()
-                    .filter(|e| e.live(now))
-                    .map(|e| e.value.clone())
+                    .filter_map(|e| e.serve(now).cloned())
                     .collect()
             })
             .unwrap_or_default();

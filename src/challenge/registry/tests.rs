@@ -3,21 +3,21 @@
 use super::*;
 
 fn http01(token: &str, value: &str) -> Publish {
-    Publish(Response::Http01 {
+    Publish::new(Response::Http01 {
         token: token.into(),
         key_authorization: value.into(),
     })
 }
 
 fn dns01(name: &str, value: &str) -> Publish {
-    Publish(Response::Dns01 {
+    Publish::new(Response::Dns01 {
         name: name.into(),
         key_authorization: value.into(),
     })
 }
 
 fn tlsalpn01(name: &str, value: &str) -> Publish {
-    Publish(Response::TlsAlpn01 {
+    Publish::new(Response::TlsAlpn01 {
         name: name.into(),
         key_authorization: value.into(),
     })
@@ -132,6 +132,7 @@ async fn refuses_when_full_until_an_entry_goes() {
 
 #[actix_rt::test]
 async fn entries_of_every_type_expire_after_ttl() {
+    tokio::time::pause();
     let registry = Registry::new(Duration::from_millis(40), 3);
     let certs = registry.alpn_certs();
     let registry = registry.start();
@@ -157,17 +158,65 @@ async fn entries_of_every_type_expire_after_ttl() {
 
 #[actix_rt::test]
 async fn a_full_registry_frees_expired_entries_before_refusing() {
-    // A TTL long enough that the periodic sweep (every TTL/4) has not run yet.
+    tokio::time::pause();
+    // Not started: the periodic sweep never runs, only the sweep a full registry does.
     let mut registry = Registry::new(Duration::from_millis(200), 1);
-    registry.publish(http01("t1", "v").0).unwrap();
+    registry.publish(http01("t1", "v").response, None).unwrap();
     assert!(matches!(
-        registry.publish(http01("t2", "v").0),
+        registry.publish(http01("t2", "v").response, None),
         Err(RegistryError::Full { .. })
     ));
-    std::thread::sleep(Duration::from_millis(220));
+    tokio::time::advance(Duration::from_millis(220)).await;
     assert_eq!(registry.len(), 1, "not swept yet");
-    registry.publish(http01("t2", "v").0).unwrap();
+    registry.publish(http01("t2", "v").response, None).unwrap();
     assert_eq!(registry.len(), 1);
+}
+
+/// Each type tells its chain when the CA first asks for it, and only then; withdrawn or
+/// expired entries tell nobody.
+#[actix_rt::test]
+async fn serving_a_response_tells_its_chain() {
+    tokio::time::pause();
+    let registry = Registry::new(Duration::from_secs(60), 10);
+    let certs = registry.alpn_certs();
+    let registry = registry.start();
+    let notifying = |publish: Publish| {
+        let served = Served::default();
+        let publish = Publish {
+            served: Some(served.clone()),
+            ..publish
+        };
+        (publish, served)
+    };
+    let told = |served: &Served| {
+        let served = served.clone();
+        async move {
+            actix_rt::time::timeout(Duration::from_secs(1), served.wait())
+                .await
+                .is_ok()
+        }
+    };
+    let (publish, web) = notifying(http01("t", "v"));
+    registry.send(publish).await.unwrap().unwrap();
+    let (publish, dns) = notifying(dns01("a.test", "v"));
+    registry.send(publish).await.unwrap().unwrap();
+    let (publish, tls) = notifying(tlsalpn01("b.test", "v"));
+    registry.send(publish).await.unwrap().unwrap();
+    let (publish, gone) = notifying(http01("gone", "v"));
+    let ticket = registry.send(publish).await.unwrap().unwrap();
+    registry.send(Withdraw(ticket)).await.unwrap();
+
+    for served in [&web, &dns, &tls] {
+        assert!(!told(served).await, "not asked for yet");
+    }
+    registry.send(lookup("t")).await.unwrap();
+    registry.send(txt("_acme-challenge.A.test.")).await.unwrap();
+    certs.get("B.TEST");
+    registry.send(lookup("gone")).await.unwrap();
+    for served in [&web, &dns, &tls] {
+        assert!(told(served).await);
+    }
+    assert!(!told(&gone).await, "withdrawn before it was asked for");
 }
 
 #[test]
