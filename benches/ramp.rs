@@ -11,6 +11,7 @@ use actix::Actor;
 use tokio::sync::mpsc;
 use wile_e_coyote::acme::{Client, Transport};
 use wile_e_coyote::attacker::Shared;
+use wile_e_coyote::ca::Ca;
 use wile_e_coyote::chains::{ChainEnv, Journey, Journeys};
 use wile_e_coyote::challenge::Registry;
 use wile_e_coyote::config::Settings;
@@ -18,7 +19,6 @@ use wile_e_coyote::metrics::progress::Progress;
 use wile_e_coyote::metrics::Metrics;
 use wile_e_coyote::ramp::{GetStatus, Ramp, Shutdown};
 use wile_e_coyote::schedule::{Schedule, Workers};
-use wile_e_coyote::target::Target;
 
 struct Wait(Duration);
 
@@ -52,13 +52,13 @@ fn start(schedule: Schedule, chain: Duration, think: Duration) -> actix::Addr<Ra
         r#"{"newNonce":"http://127.0.0.1:1/n","newAccount":"http://127.0.0.1:1/a","newOrder":"http://127.0.0.1:1/o"}"#,
     )
     .unwrap();
-    let target = Target {
+    let ca = Ca {
         tls: Transport::tls_connector(&[]).unwrap(),
         directory,
     };
     let shared = Shared::new(
         settings,
-        target,
+        ca,
         Registry::new(Duration::from_secs(60), 1000).start(),
         Metrics::new(Progress::off(), None).start(),
         Arc::new(Wait(chain)),

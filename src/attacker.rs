@@ -51,7 +51,7 @@ impl Shared {
     /// profiles asked for must be ones the CA offers; reads the `verify_root` file into a store.
     pub fn new(
         settings: Settings,
-        target: crate::target::Target,
+        ca: crate::ca::Ca,
         registry: Addr<Registry>,
         metrics: Addr<Metrics>,
         journeys: Arc<dyn Journeys>,
@@ -60,7 +60,7 @@ impl Shared {
             .chains
             .issue
             .profiles
-            .check_offered(&target.directory.meta.profiles)?;
+            .check_offered(&ca.directory.meta.profiles)?;
         let trust = match &settings.chains.issue.verify_root {
             Some(path) => {
                 let pem = std::fs::read(path)
@@ -73,8 +73,8 @@ impl Shared {
         };
         Ok(Shared {
             settings: Arc::new(settings),
-            directory: Arc::new(target.directory),
-            tls: target.tls,
+            directory: Arc::new(ca.directory),
+            tls: ca.tls,
             trust,
             registry,
             metrics,

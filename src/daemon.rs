@@ -15,6 +15,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::attacker::Shared;
+use crate::ca::Ca;
 use crate::chains::Catalogue;
 use crate::challenge::{ChallengeServer, RedisStore, Registry, RegistryBackend, Sockets};
 use crate::config::Settings;
@@ -27,7 +28,6 @@ use crate::report::summary::Summary;
 use crate::schedule::start_at::Offset;
 use crate::schedule::{Schedule, Skipped, StartAt};
 use crate::sharding::Sharding;
-use crate::target::Target;
 
 /// What a run hands back: its summary, and what its shard skipped by joining late.
 pub struct Ended {
@@ -65,7 +65,7 @@ pub async fn run(
     let mut hangup = signal(SignalKind::hangup())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
-    let target = Target::connect(&settings).await?;
+    let ca = Ca::connect(&settings).await?;
     log::info!("target {}: directory read", settings.target.directory_url);
     let metrics = Metrics::from_settings(&settings.statsd, &settings.report)?;
     // Its own thread: aggregation and StatsD never delay the Ramp or the challenge Registry.
@@ -94,7 +94,7 @@ pub async fn run(
         }),
         None => None,
     };
-    let catalogue = Catalogue::new(&settings, &target.directory, db_link)?;
+    let catalogue = Catalogue::new(&settings, &ca.directory, db_link)?;
     let stock = catalogue.stock().clone();
     let registry = Context::<Registry>::new();
 
@@ -107,7 +107,7 @@ pub async fn run(
     let watch = settings.run.watch_config;
     let shared = Shared::new(
         settings,
-        target,
+        ca,
         registry.address(),
         metrics.clone(),
         Arc::new(catalogue),

@@ -5,6 +5,7 @@
 
 pub mod acme;
 pub mod attacker;
+pub mod ca;
 pub mod capacity;
 pub mod chain_kind;
 pub mod chains;
@@ -24,7 +25,6 @@ pub mod safety;
 pub mod schedule;
 pub mod setting;
 pub mod sharding;
-pub mod target;
 pub mod units;
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use wile_e_coyote::acme::wire::Directory;
 use wile_e_coyote::acme::Transport;
 use wile_e_coyote::attacker::Shared;
+use wile_e_coyote::ca::Ca;
 use wile_e_coyote::chains::{ChainEnv, ChainError, Journey, Journeys};
 use wile_e_coyote::challenge::Registry;
 use wile_e_coyote::config::Settings;
@@ -21,7 +22,6 @@ use wile_e_coyote::metrics::{GetSummary, Metrics};
 use wile_e_coyote::ramp::{GetStatus, Ramp, RampStatus, Shutdown};
 use wile_e_coyote::report::summary::Summary;
 use wile_e_coyote::schedule::{Rate, Schedule, Shard, Workers};
-use wile_e_coyote::target::Target;
 
 /// A journey that waits a fixed time.
 struct Wait(Duration);
@@ -132,11 +132,11 @@ fn start_shard(
 ) -> Daemon {
     let metrics = Metrics::new(Progress::off(), None).start();
     let registry = Registry::new(Duration::from_secs(60), 1000).start();
-    let target = Target {
+    let ca = Ca {
         tls: Transport::tls_connector(&[]).unwrap(),
         directory: directory(),
     };
-    let shared = Shared::new(settings, target, registry, metrics.clone(), journeys).unwrap();
+    let shared = Shared::new(settings, ca, registry, metrics.clone(), journeys).unwrap();
     let (ended, _) = mpsc::unbounded_channel();
     let ramp = Ramp::new(schedule, Arc::new(shared), 2, ended)
         .sharded(shard, begin)

@@ -9,9 +9,9 @@ use actix::prelude::*;
 
 use super::{ReloadError, ReloadSource};
 use crate::attacker::Shared;
+use crate::ca::Ca;
 use crate::ramp::{ApplyReload, Ramp, ReloadRefused};
 use crate::schedule::Schedule;
-use crate::target::Target;
 
 /// Reload the config. Answers what was applied, or why the new config was refused (the
 /// running one then stays).
@@ -81,18 +81,18 @@ impl Handler<Reload> for Reloader {
         let old = self.shared.clone();
         let prepare = async move {
             let reloaded = loaded?;
-            let target = match reloaded.target_changed {
-                true => Target::connect(&reloaded.settings)
+            let ca = match reloaded.target_changed {
+                true => Ca::connect(&reloaded.settings)
                     .await
                     .map_err(ReloadError::Target)?,
-                false => Target {
+                false => Ca {
                     tls: old.tls.clone(),
                     directory: (*old.directory).clone(),
                 },
             };
             let shared = Shared::new(
                 reloaded.settings,
-                target,
+                ca,
                 old.registry.clone(),
                 old.metrics.clone(),
                 old.journeys.clone(),

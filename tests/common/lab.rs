@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use wile_e_coyote::acme::{Client, Convergence, RequestOutcome, RequestRecord, Transport};
+use wile_e_coyote::ca::Ca;
 use wile_e_coyote::chains::trust::Trust;
 use wile_e_coyote::chains::{Catalogue, ChainEnv, ChainError, ChainKind, Ctx, Stock};
 use wile_e_coyote::challenge::ChallengeServer;
@@ -17,7 +18,6 @@ use wile_e_coyote::config::Settings;
 use wile_e_coyote::db::source::DbLink;
 use wile_e_coyote::db::Db;
 use wile_e_coyote::metrics::Metrics;
-use wile_e_coyote::target::Target;
 
 use super::Pebble;
 
@@ -84,10 +84,10 @@ impl Lab {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let settings = Settings::load_with_env(Some(config), Some(env)).unwrap();
-        let target = Target::connect(&settings).await.unwrap();
+        let ca = Ca::connect(&settings).await.unwrap();
         let server = ChallengeServer::start(settings.challenge_server()).unwrap();
-        let catalogue = Catalogue::new(&settings, &target.directory, database(&settings)).unwrap();
-        let env = Rc::new(environment(&settings, target, &server));
+        let catalogue = Catalogue::new(&settings, &ca.directory, database(&settings)).unwrap();
+        let env = Rc::new(environment(&settings, ca, &server));
         Lab {
             env,
             stock: catalogue.stock().clone(),
@@ -99,9 +99,9 @@ impl Lab {
     /// After `pebble` restarted: its new trust roots and directory; the stock and the
     /// challenge server stay.
     pub async fn reconnect(&mut self) {
-        let target = Target::connect(&self.settings).await.unwrap();
+        let ca = Ca::connect(&self.settings).await.unwrap();
         let server = self.server.as_ref().unwrap();
-        self.env = Rc::new(environment(&self.settings, target, server));
+        self.env = Rc::new(environment(&self.settings, ca, server));
     }
 
     pub fn ctx<'a>(&'a self, client: &'a Client) -> Ctx<'a> {
@@ -153,9 +153,9 @@ fn database(settings: &Settings) -> Option<DbLink> {
 }
 
 /// A thread's chain environment, as `attacker::Shared` builds it.
-fn environment(settings: &Settings, target: Target, server: &ChallengeServer) -> ChainEnv {
+fn environment(settings: &Settings, ca: Ca, server: &ChallengeServer) -> ChainEnv {
     let client_settings = settings.client_settings();
-    let http = Transport::http_client(target.tls, &client_settings);
+    let http = Transport::http_client(ca.tls, &client_settings);
     let trust = settings
         .chains
         .issue
@@ -164,7 +164,7 @@ fn environment(settings: &Settings, target: Target, server: &ChallengeServer) ->
         .map(|path| Arc::new(Trust::from_pem(&std::fs::read(path).unwrap()).unwrap()));
     ChainEnv {
         transport: Rc::new(Transport::new(http, client_settings)),
-        directory: Arc::new(target.directory),
+        directory: Arc::new(ca.directory),
         settings: Arc::new(settings.clone()),
         registry: server.registry.clone(),
         trust,

@@ -1,5 +1,5 @@
-//! The CA under test as the daemon first meets it: the TLS set-up trusting its roots and its
-//! directory, made at start and again when a reload changes them. Every URL the directory
+//! The CA under test (`[target]`) as the daemon first meets it: the TLS set-up trusting its
+//! roots and its directory, made at start and again when a reload changes them. Every URL the directory
 //! lists passes the public-CA guard before any is used: a private directory may point at a
 //! public CA's endpoints.
 
@@ -12,16 +12,17 @@ use crate::acme::Transport;
 use crate::config::Settings;
 use crate::safety::{self, PublicCaError};
 
-pub struct Target {
+/// The connected CA: what every attacker's client is built on.
+pub struct Ca {
     /// TLS trusting the system store and `target.ca_cert`, shared by every attacker thread.
     pub tls: SslConnector,
     pub directory: Directory,
 }
 
-impl Target {
+impl Ca {
     /// Reads the trust roots and fetches the directory; any failure names the URL (without its
     /// credentials) or the file.
-    pub async fn connect(settings: &Settings) -> anyhow::Result<Target> {
+    pub async fn connect(settings: &Settings) -> anyhow::Result<Ca> {
         let tls_roots = match &settings.target.ca_cert {
             Some(path) => X509::stack_from_pem(
                 &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
@@ -41,7 +42,7 @@ impl Target {
         if !settings.target.allow_public_ca {
             check_listed_urls(url.url(), &directory)?;
         }
-        Ok(Target { tls, directory })
+        Ok(Ca { tls, directory })
     }
 }
 
