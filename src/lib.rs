@@ -27,8 +27,8 @@ pub mod setting;
 pub mod sharding;
 pub mod units;
 
-#[cfg(test)]
-pub(crate) mod test_support;
+#[cfg(any(test, feature = "testing"))]
+pub mod test_support;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;

@@ -11,14 +11,13 @@ use std::time::Duration;
 use actix::Addr;
 use base64::Engine;
 use common::mariadb::MariaDb;
-use openssl::asn1::Asn1Time;
 use openssl::hash::{hash, MessageDigest};
-use openssl::x509::extension::SubjectAlternativeName;
-use openssl::x509::{X509Extension, X509NameBuilder, X509};
+use openssl::x509::X509;
 use wile_e_coyote::acme::KeyType;
 use wile_e_coyote::db::consistency::{self, Claim, Facts, Kind, Mismatch};
 use wile_e_coyote::db::stored::Observe;
 use wile_e_coyote::db::{dsn, Db, DbSettings};
+use wile_e_coyote::test_support::{Spec, Until};
 
 const SERIAL: &str = "6e00000000000000000000000000000000a1";
 const OLD_SERIAL: &str = "6e00000000000000000000000000000000a0";
@@ -26,39 +25,16 @@ const OLD_SERIAL: &str = "6e00000000000000000000000000000000a0";
 /// A certificate as Boulder issues them: serial `SERIAL`, two names, a CRL distribution point
 /// in shard 3, valid until 2030-06-01 10:20:30 UTC.
 fn certificate() -> Arc<[u8]> {
-    let key = KeyType::P256.generate().unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "www.example.com").unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    let serial = openssl::bn::BigNum::from_hex_str(SERIAL).unwrap();
-    b.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::from_str("20300601102030Z").unwrap())
-        .unwrap();
-    let san = SubjectAlternativeName::new()
-        .dns("www.example.com")
-        .dns("Example.com")
-        .build(&b.x509v3_context(None, None))
-        .unwrap();
-    b.append_extension(san).unwrap();
-    #[allow(deprecated)]
-    let crl = X509Extension::new(
-        None,
-        Some(&b.x509v3_context(None, None)),
-        "crlDistributionPoints",
-        "URI:http://ca.example.org:4501/lets-encrypt-crls/777/3.crl",
-    )
-    .unwrap();
-    b.append_extension(crl).unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    b.build().to_der().unwrap().into()
+    let (cert, _) = Spec {
+        cn: "www.example.com",
+        names: &["www.example.com", "Example.com"],
+        serial_hex: Some(SERIAL),
+        until: Until::At("20300601102030Z"),
+        crl: Some("http://ca.example.org:4501/lets-encrypt-crls/777/3.crl"),
+        ..Spec::default()
+    }
+    .make();
+    cert.to_der().unwrap().into()
 }
 
 fn hex(bytes: &[u8]) -> String {

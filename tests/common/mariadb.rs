@@ -10,14 +10,9 @@ use diesel::connection::SimpleConnection;
 use diesel::mysql::MysqlConnection;
 use diesel::Connection;
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::PKey;
-use openssl::x509::extension::{AuthorityKeyIdentifier, SubjectKeyIdentifier};
-use openssl::x509::{X509NameBuilder, X509};
+use openssl::pkey::{PKey, Private};
+use openssl::x509::X509;
+use wile_e_coyote::test_support::{Spec, Until};
 
 use super::{free_port, repo, require};
 
@@ -116,69 +111,35 @@ impl Drop for MariaDb {
     }
 }
 
-fn p256() -> PKey<openssl::pkey::Private> {
-    PKey::from_ec_key(
-        EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
-    )
-    .unwrap()
-}
-
-fn name(cn: &str) -> openssl::x509::X509Name {
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    name.build()
-}
-
 /// The fixture's issuing CA, made once: its key identifier goes into every leaf's Authority Key
 /// Identifier, as in Boulder's certificates (ARI's certID needs it).
-fn issuer() -> &'static (X509, PKey<openssl::pkey::Private>) {
-    static ISSUER: std::sync::OnceLock<(X509, PKey<openssl::pkey::Private>)> =
-        std::sync::OnceLock::new();
+fn issuer() -> &'static (X509, PKey<Private>) {
+    static ISSUER: std::sync::OnceLock<(X509, PKey<Private>)> = std::sync::OnceLock::new();
     ISSUER.get_or_init(|| {
-        let key = p256();
-        let mut b = X509::builder().unwrap();
-        b.set_version(2).unwrap();
-        b.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
-            .unwrap();
-        b.set_subject_name(&name("fixture issuer")).unwrap();
-        b.set_issuer_name(&name("fixture issuer")).unwrap();
-        b.set_pubkey(&key).unwrap();
-        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-            .unwrap();
-        let ski = SubjectKeyIdentifier::new()
-            .build(&b.x509v3_context(None, None))
-            .unwrap();
-        b.append_extension(ski).unwrap();
-        b.sign(&key, MessageDigest::sha256()).unwrap();
-        (b.build(), key)
+        Spec {
+            cn: "fixture issuer",
+            serial_hex: Some("1"),
+            until: Until::Days(30),
+            key_ids: true,
+            ..Spec::default()
+        }
+        .make()
     })
 }
 
 /// A small real certificate whose serial is `serial`, from the fixture's issuer.
 pub fn certificate(serial: u32) -> X509 {
     let (ca, ca_key) = issuer();
-    let key = p256();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    b.set_serial_number(&BigNum::from_u32(serial).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name(&format!("n{serial}.wile.test")))
-        .unwrap();
-    b.set_issuer_name(ca.subject_name()).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(7).unwrap())
-        .unwrap();
-    let aki = AuthorityKeyIdentifier::new()
-        .keyid(true)
-        .build(&b.x509v3_context(Some(ca), None))
-        .unwrap();
-    b.append_extension(aki).unwrap();
-    b.sign(ca_key, MessageDigest::sha256()).unwrap();
-    b.build()
+    Spec {
+        cn: &format!("n{serial}.wile.test"),
+        serial_hex: Some(&format!("{serial:x}")),
+        until: Until::Days(7),
+        issuer: Some((ca, ca_key)),
+        key_ids: true,
+        ..Spec::default()
+    }
+    .make()
+    .0
 }
 
 pub fn hex36(serial: u32) -> String {

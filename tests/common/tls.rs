@@ -4,14 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::{BigNum, MsbOption};
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{PKey, Private};
-use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
-use openssl::x509::{X509Builder, X509NameBuilder, X509};
+use wile_e_coyote::test_support::{Spec, Until};
 
 /// The files of one server certificate and the CA that verifies it.
 pub struct Pki {
@@ -23,63 +16,25 @@ pub struct Pki {
     pub key: PathBuf,
 }
 
-fn p256() -> PKey<Private> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
-}
-
-fn builder(cn: &str, key: &PKey<Private>) -> X509Builder {
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    let mut serial = BigNum::new().unwrap();
-    serial.rand(64, MsbOption::MAYBE_ZERO, false).unwrap();
-    b.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_pubkey(key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
-        .unwrap();
-    b
-}
-
 impl Pki {
     /// A CA and a server certificate for `names` (DNS names, or IP addresses for IP SANs),
     /// written under `dir` with file names starting `prefix`.
     pub fn new(dir: &Path, prefix: &str, names: &[&str]) -> Pki {
-        let ca_key = p256();
-        let mut ca = builder(&format!("{prefix} test CA"), &ca_key);
-        let ca_name = {
-            let mut n = X509NameBuilder::new().unwrap();
-            n.append_entry_by_text("CN", &format!("{prefix} test CA"))
-                .unwrap();
-            n.build()
-        };
-        ca.set_issuer_name(&ca_name).unwrap();
-        ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-            .unwrap();
-        ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
-        let ca = ca.build();
-
-        let key = p256();
-        let mut leaf = builder(names[0], &key);
-        leaf.set_issuer_name(ca.subject_name()).unwrap();
-        let mut san = SubjectAlternativeName::new();
-        for name in names {
-            if name.parse::<std::net::IpAddr>().is_ok() {
-                san.ip(name);
-            } else {
-                san.dns(name);
-            }
+        let (ca, ca_key) = Spec {
+            cn: &format!("{prefix} test CA"),
+            ca: true,
+            until: Until::Days(2),
+            ..Spec::default()
         }
-        let san = san.build(&leaf.x509v3_context(Some(&ca), None)).unwrap();
-        leaf.append_extension(san).unwrap();
-        leaf.sign(&ca_key, MessageDigest::sha256()).unwrap();
-        let leaf = leaf.build();
+        .make();
+        let (leaf, key) = Spec {
+            cn: names[0],
+            names,
+            until: Until::Days(2),
+            issuer: Some((&ca, &ca_key)),
+            ..Spec::default()
+        }
+        .make();
 
         let pki = Pki {
             ca: dir.join(format!("{prefix}-ca.pem")),

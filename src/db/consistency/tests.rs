@@ -1,49 +1,23 @@
 use std::sync::Arc;
 
-use openssl::asn1::Asn1Time;
 use openssl::hash::{hash, MessageDigest};
-use openssl::x509::extension::SubjectAlternativeName;
-use openssl::x509::{X509Extension, X509NameBuilder, X509};
 
 use super::*;
-use crate::acme::KeyType;
+use crate::test_support::{Spec, Until};
 
 /// A certificate for `names` with a CRL distribution point in shard 17, valid until
 /// 2030-01-02 03:04:05 UTC.
 fn certificate(names: &[&str]) -> Arc<[u8]> {
-    let key = KeyType::P256.generate().unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", names[0]).unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    let serial = openssl::bn::BigNum::from_hex_str("6e01020304").unwrap();
-    b.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::from_str("20300102030405Z").unwrap())
-        .unwrap();
-    let mut san = SubjectAlternativeName::new();
-    for n in names {
-        san.dns(n);
+    let (cert, _) = Spec {
+        cn: names[0],
+        names,
+        serial_hex: Some("6e01020304"),
+        until: Until::At("20300102030405Z"),
+        crl: Some("http://c.boulder/7/17.crl"),
+        ..Spec::default()
     }
-    let san = san.build(&b.x509v3_context(None, None)).unwrap();
-    b.append_extension(san).unwrap();
-    #[allow(deprecated)]
-    let crl = X509Extension::new(
-        None,
-        Some(&b.x509v3_context(None, None)),
-        "crlDistributionPoints",
-        "URI:http://c.boulder/7/17.crl",
-    )
-    .unwrap();
-    b.append_extension(crl).unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    b.build().to_der().unwrap().into()
+    .make();
+    cert.to_der().unwrap().into()
 }
 
 #[test]
