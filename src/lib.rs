@@ -110,11 +110,18 @@ pub fn run() -> ExitCode {
         });
     }
     logger.init();
+    ExitCode::from(run_with(cli))
+}
+
+/// Runs `cli` as the binary does once its command line is parsed, in this process and this
+/// thread (an actix System of its own; no logger is installed), and returns the exit code
+/// ([`exit`]): what an end-to-end test calls where a subprocess would add nothing.
+pub fn run_with(cli: Cli) -> u8 {
     match execute(cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(fatal) => {
             eprintln!("wile-e-coyote: error: {:#}", fatal.error);
-            ExitCode::from(fatal.code)
+            fatal.code
         }
     }
 }
