@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use wile_e_coyote::acme::{Client, Transport};
 use wile_e_coyote::attacker::Shared;
 use wile_e_coyote::ca::Ca;
-use wile_e_coyote::chains::{ChainEnv, Journey, Journeys};
+use wile_e_coyote::chains::{ChainEnv, Journal, Journey, Journeys};
 use wile_e_coyote::challenge::Registry;
 use wile_e_coyote::config::Settings;
 use wile_e_coyote::metrics::progress::Progress;
@@ -23,7 +23,7 @@ use wile_e_coyote::schedule::{Schedule, Workers};
 struct Wait(Duration);
 
 impl Journeys for Wait {
-    fn next(&self, _: Rc<Client>, _: Rc<ChainEnv>) -> Journey {
+    fn next(&self, _: Rc<Client>, _: Rc<Journal>, _: Rc<ChainEnv>) -> Journey {
         let wait = self.0;
         (
             "wait",

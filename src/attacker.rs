@@ -17,9 +17,9 @@ use futures_util::FutureExt;
 use openssl::ssl::SslConnector;
 
 use crate::acme::wire::Directory;
-use crate::acme::{Client, Transport};
+use crate::acme::Transport;
 use crate::chains::trust::Trust;
-use crate::chains::{ChainEnv, ChainError, Journeys};
+use crate::chains::{ChainEnv, ChainError, Journal, Journeys};
 use crate::challenge::Registry;
 use crate::config::Settings;
 use crate::metrics::{AttackerWaited, ChainDone, ChainOutcome, Metrics};
@@ -175,7 +175,7 @@ struct Running {
     handle: SpawnHandle,
     chain: &'static str,
     scheduled: Instant,
-    client: Rc<Client>,
+    journal: Rc<Journal>,
 }
 
 pub struct Attacker {
@@ -235,8 +235,9 @@ impl Attacker {
             return self.leave(ctx);
         }
         let env = self.shared.thread_env();
-        let client = Rc::new(env.client_for(self.id));
-        let (chain, journey) = self.shared.journeys.next(client.clone(), env);
+        let journal = Rc::new(Journal::default());
+        let client = Rc::new(env.client_for(self.id, journal.clone()));
+        let (chain, journey) = self.shared.journeys.next(client, journal.clone(), env);
         let guarded = AssertUnwindSafe(journey).catch_unwind();
         let handle = ctx.spawn(guarded.into_actor(self).map(
             |result, attacker, ctx| match result {
@@ -248,7 +249,7 @@ impl Attacker {
             handle,
             chain,
             scheduled,
-            client,
+            journal,
         });
     }
 
@@ -257,7 +258,7 @@ impl Attacker {
         let mut failure = None;
         let mut asked_wait = None;
         if let Some(run) = self.running.take() {
-            asked_wait = run.client.asked_wait();
+            asked_wait = run.journal.asked_wait();
             let outcome = match result {
                 Ok(()) => ChainOutcome::Ok,
                 Err(e) if e.is_rate_limited() => {
@@ -359,15 +360,16 @@ impl Attacker {
     }
 
     fn report(&self, run: Running, outcome: ChainOutcome) {
+        let entries = run.journal.take();
         self.shared.metrics.do_send(ChainDone {
             chain: run.chain,
             took: run.scheduled.elapsed(),
             outcome,
-            requests: run.client.take_records(),
-            bad_nonce_retries: run.client.bad_nonce_retries(),
-            expected: run.client.take_expected(),
-            converged: run.client.take_converged(),
-            profile: run.client.take_profile(),
+            requests: entries.records,
+            bad_nonce_retries: entries.bad_nonce_retries,
+            expected: entries.expected,
+            converged: entries.converged,
+            profile: entries.profile,
         });
     }
 

@@ -199,7 +199,7 @@ async fn a_refused_replaces_drops_the_certificate() {
         let cert = &lease.certificates()[0];
         let replaces = ari::cert_id(&cert.der).unwrap();
         let identifiers: Vec<Identifier> = cert.names.iter().map(Identifier::dns).collect();
-        let client = lab.env.client();
+        let client = lab.client();
         let pending = NewOrder {
             identifiers: &identifiers,
             replaces: Some(&replaces),

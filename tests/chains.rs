@@ -12,7 +12,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 use wile_e_coyote::acme::wire::{AuthorizationStatus, OrderStatus};
 use wile_e_coyote::acme::{Account, AccountKey, RequestOutcome};
-use wile_e_coyote::chains::{deactivate_authz, failed_validation, ChainKind};
+use wile_e_coyote::chains::{deactivate_authz, failed_validation, ChainKind, Journal};
 use wile_e_coyote::pool::{HeldCertificate, Need};
 
 use RequestOutcome::{Expected, Ok as Fine};
@@ -198,7 +198,7 @@ async fn key_rollover_leaves_the_new_key_working_and_the_old_one_refused() {
     assert_eq!(same_url, url);
     assert!(!new_key.public_eq(&old_key), "the pool holds the new key");
 
-    let client = lab.env.client();
+    let client = lab.client();
     let read = client.account(&account(&new_key, &url)).await.unwrap();
     assert_eq!(read.status, "valid");
     let refused = client.account(&account(&old_key, &url)).await.unwrap_err();
@@ -236,7 +236,7 @@ async fn a_deactivated_account_is_refused_and_leaves_the_pool() {
     );
     assert_eq!(lab.stock.pool.stats().idle, 0);
 
-    let client = lab.env.client();
+    let client = lab.client();
     let refused = client.account(&account(&key, &url)).await.unwrap_err();
     assert_eq!(refused.problem().unwrap().short_type(), "unauthorized");
     let refused = client
@@ -254,12 +254,12 @@ async fn a_deactivated_authorization_stays_deactivated() {
     lab.run(ChainKind::DeactivateAuthz).await.ok();
     let (key, url) = pooled_account(&lab);
     let owner = account(&key, &url);
-    let client = lab.env.client();
-    let authz_url = deactivate_authz::deactivate_one(&lab.ctx(&client), &owner)
-        .await
-        .unwrap();
+    let client = lab.client();
+    let authz_url =
+        deactivate_authz::deactivate_one(&lab.ctx(&client, &Journal::default()), &owner)
+            .await
+            .unwrap();
     let authz = lab
-        .env
         .client()
         .authorization(&owner, &authz_url)
         .await
@@ -289,10 +289,11 @@ async fn an_unpublished_challenge_ends_invalid_over_every_type() {
 
         let (key, url) = pooled_account(&lab);
         let owner = account(&key, &url);
-        let client = lab.env.client();
-        let (order_url, authz_url) = failed_validation::fail_one(&lab.ctx(&client), &owner)
-            .await
-            .unwrap();
+        let client = lab.client();
+        let (order_url, authz_url) =
+            failed_validation::fail_one(&lab.ctx(&client, &Journal::default()), &owner)
+                .await
+                .unwrap();
         let authz = client.authorization(&owner, &authz_url).await.unwrap();
         assert_eq!(authz.status, AuthorizationStatus::Invalid, "{kind}");
         assert!(authz.failure().is_some(), "{kind}: {authz:?}");
@@ -314,12 +315,7 @@ async fn account_update_leaves_the_new_contact_on_the_account() {
         "the pool was empty: one was made"
     );
     let (key, url) = pooled_account(&lab);
-    let read = lab
-        .env
-        .client()
-        .account(&account(&key, &url))
-        .await
-        .unwrap();
+    let read = lab.client().account(&account(&key, &url)).await.unwrap();
     assert_eq!(read.contact.len(), 1, "{read:?}");
     assert!(
         read.contact[0].starts_with("mailto:wile-") && read.contact[0].ends_with("@wile.test"),

@@ -14,7 +14,7 @@ use wile_e_coyote::acme::wire::Directory;
 use wile_e_coyote::acme::Transport;
 use wile_e_coyote::attacker::Shared;
 use wile_e_coyote::ca::Ca;
-use wile_e_coyote::chains::{ChainEnv, ChainError, Journey, Journeys};
+use wile_e_coyote::chains::{ChainEnv, ChainError, Journal, Journey, Journeys};
 use wile_e_coyote::challenge::Registry;
 use wile_e_coyote::config::Settings;
 use wile_e_coyote::metrics::progress::Progress;
@@ -27,7 +27,7 @@ use wile_e_coyote::schedule::{Rate, Schedule, Shard, Workers};
 struct Wait(Duration);
 
 impl Journeys for Wait {
-    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<ChainEnv>) -> Journey {
+    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<Journal>, _: Rc<ChainEnv>) -> Journey {
         let wait = self.0;
         (
             "wait",
@@ -46,7 +46,7 @@ struct Counted {
 }
 
 impl Journeys for Counted {
-    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<ChainEnv>) -> Journey {
+    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<Journal>, _: Rc<ChainEnv>) -> Journey {
         let wait = self.wait;
         self.started.fetch_add(1, Ordering::SeqCst);
         (
@@ -69,7 +69,7 @@ thread_local! {
 }
 
 impl Journeys for SlowGet {
-    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<ChainEnv>) -> Journey {
+    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<Journal>, _: Rc<ChainEnv>) -> Journey {
         let request = HTTP.with(|http| http.get(self.0.clone()));
         (
             "slow-get",
@@ -91,7 +91,7 @@ struct PanicsFirst {
 }
 
 impl Journeys for PanicsFirst {
-    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<ChainEnv>) -> Journey {
+    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<Journal>, _: Rc<ChainEnv>) -> Journey {
         let n = self.runs.fetch_add(1, Ordering::SeqCst);
         let crash = n < self.crashes;
         (

@@ -1,8 +1,8 @@
 //! The HTTP side of ACME: one keep-alive awc client and nonce pool per attacker thread
 //! ([`Transport`]), and a per-chain [`Client`] that signs, sends, retries `badNonce`, bounds
-//! every exchange in time and size, and records each one.
+//! every exchange in time and size, and reports each one to the chain's [`Recorder`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use super::jws::{self, Signer};
 use super::nonce::NoncePool;
 use super::wire::Directory;
-use super::{AcmeError, Convergence, Endpoint, Problem, RequestOutcome, RequestRecord};
+use super::{AcmeError, Endpoint, Problem, Recorder, RequestOutcome, RequestRecord};
 use crate::printable::printable;
 
 /// Limits and timings of the client, from the config's `[target]` and `[polling]`.
@@ -219,18 +219,13 @@ struct Headers<'a> {
     source: Option<&'a (HeaderName, HeaderValue)>,
 }
 
-/// One chain's view of the CA: shares its thread's [`Transport`] and keeps the records of the
-/// exchanges it made, and the expected refusals the chain met.
+/// One chain's view of the CA: shares its thread's [`Transport`] and reports each exchange to
+/// the chain's [`Recorder`].
 pub struct Client {
     transport: Rc<Transport>,
     directory: Arc<Directory>,
     source: Option<(HeaderName, HeaderValue)>,
-    records: RefCell<Vec<RequestRecord>>,
-    bad_nonce_retries: Cell<u32>,
-    expected: RefCell<Vec<String>>,
-    converged: RefCell<Vec<Convergence>>,
-    profile: RefCell<Option<Arc<str>>>,
-    asked_wait: Cell<Option<Duration>>,
+    recorder: Rc<dyn Recorder>,
 }
 
 /// A response whose body was read completely (within the size limit).
@@ -245,18 +240,17 @@ pub struct Response {
 }
 
 impl Client {
-    /// A client for one chain over its thread's transport, with nothing recorded yet.
-    pub fn new(transport: Rc<Transport>, directory: Arc<Directory>) -> Self {
+    /// A client for one chain over its thread's transport, reporting to `recorder`.
+    pub fn new(
+        transport: Rc<Transport>,
+        directory: Arc<Directory>,
+        recorder: Rc<dyn Recorder>,
+    ) -> Self {
         Client {
             transport,
             directory,
             source: None,
-            records: RefCell::new(Vec::new()),
-            bad_nonce_retries: Cell::new(0),
-            expected: RefCell::new(Vec::new()),
-            converged: RefCell::new(Vec::new()),
-            profile: RefCell::new(None),
-            asked_wait: Cell::new(None),
+            recorder,
         }
     }
 
@@ -278,62 +272,6 @@ impl Client {
         &self.transport.settings
     }
 
-    /// The exchanges made so far, leaving the list empty.
-    pub fn take_records(&self) -> Vec<RequestRecord> {
-        self.records.take()
-    }
-
-    /// How many requests were re-sent after `badNonce`.
-    pub fn bad_nonce_retries(&self) -> u32 {
-        self.bad_nonce_retries.get()
-    }
-
-    /// Notes an outcome the chain expected and met (`acme:alreadyRevoked`…), for the summary.
-    pub fn note_expected(&self, outcome: String) {
-        self.expected.borrow_mut().push(outcome);
-    }
-
-    /// As [`Client::note_expected`], for a refusal: the exchange just made is marked
-    /// [`RequestOutcome::Expected`] instead of failed.
-    pub fn expected_refusal(&self, outcome: String) {
-        self.mark_last_expected();
-        self.note_expected(outcome);
-    }
-
-    /// The exchange just made was refused as the chain expects (a CA still answering from the
-    /// state before a change, a deactivated account read back): counted as
-    /// [`RequestOutcome::Expected`], not as a failure of the endpoint.
-    pub fn mark_last_expected(&self) {
-        if let Some(last) = self.records.borrow_mut().last_mut() {
-            last.outcome = RequestOutcome::Expected;
-        }
-    }
-
-    /// The expected outcomes noted so far, leaving the list empty.
-    pub fn take_expected(&self) -> Vec<String> {
-        self.expected.take()
-    }
-
-    /// Notes how long the CA took to agree with a change read back.
-    pub fn note_converged(&self, convergence: Convergence) {
-        self.converged.borrow_mut().push(convergence);
-    }
-
-    /// The convergences noted so far, leaving the list empty.
-    pub fn take_converged(&self) -> Vec<Convergence> {
-        self.converged.take()
-    }
-
-    /// Notes the certificate profile the chain ordered with (the last one counts).
-    pub fn note_profile(&self, profile: Arc<str>) {
-        *self.profile.borrow_mut() = Some(profile);
-    }
-
-    /// The profile noted, if any, leaving none.
-    pub fn take_profile(&self) -> Option<Arc<str>> {
-        self.profile.take()
-    }
-
     async fn exchange(
         &self,
         endpoint: Endpoint,
@@ -350,12 +288,11 @@ impl Client {
             .transport
             .exchange(endpoint, method, url, body, headers)
             .await;
-        self.records.borrow_mut().push(record);
+        self.recorder.record(record);
         if let Ok(response) = &result {
             let refused = response.status.is_client_error() || response.status.is_server_error();
             if let Some(wait) = response.retry_after().filter(|_| refused) {
-                let longest = self.asked_wait.get().map_or(wait, |w| w.max(wait));
-                self.asked_wait.set(Some(longest));
+                self.recorder.asked_to_wait(wait);
             }
         }
         result
@@ -367,24 +304,15 @@ impl Client {
     /// success.
     pub(crate) fn answered<T>(&self, parsed: Result<T, AcmeError>) -> Result<T, AcmeError> {
         if let Err(AcmeError::Malformed { endpoint, .. }) = &parsed {
-            let mut records = self.records.borrow_mut();
-            if let Some(last) = records.iter_mut().rev().find(|r| r.endpoint == *endpoint) {
-                last.outcome = RequestOutcome::Failed;
-            }
+            self.recorder.amend_last(*endpoint, RequestOutcome::Failed);
         }
         parsed
-    }
-
-    /// The longest `Retry-After` an error answer of this chain carried (a 503, a 429 not tied
-    /// to an account…): how long the attacker should leave the CA alone.
-    pub fn asked_wait(&self) -> Option<Duration> {
-        self.asked_wait.get()
     }
 
     /// The CA's `Retry-After` was dealt with where it applies (an account set aside): the
     /// attacker need not wait for it.
     pub(crate) fn forget_asked_wait(&self) {
-        self.asked_wait.set(None);
+        self.recorder.wait_dealt_with();
     }
 
     /// The URL of an optional directory resource (`revokeCert`, `keyChange`, `renewalInfo`),
@@ -491,10 +419,8 @@ impl Client {
                     if problem.is("badNonce") && retries < self.settings().bad_nonce_retries =>
                 {
                     retries += 1;
-                    self.bad_nonce_retries.set(self.bad_nonce_retries.get() + 1);
-                    if let Some(last) = self.records.borrow_mut().last_mut() {
-                        last.outcome = RequestOutcome::BadNonceRetried;
-                    }
+                    self.recorder
+                        .amend_last(endpoint, RequestOutcome::BadNonceRetried);
                 }
                 other => return other,
             }

@@ -138,6 +138,22 @@ pub struct Convergence {
     pub agreed: bool,
 }
 
+/// Where a [`super::Client`] reports what each exchange did, as it happens. The chain running
+/// the client provides it and keeps its own journal beside (what it expected, how long the CA
+/// took to agree): the client knows the protocol, not the journeys.
+pub trait Recorder {
+    /// An exchange ended.
+    fn record(&self, record: RequestRecord);
+    /// The last exchange of `endpoint` turned out to be `outcome`: a malformed answer is
+    /// [`RequestOutcome::Failed`], a request re-sent after `badNonce`
+    /// [`RequestOutcome::BadNonceRetried`].
+    fn amend_last(&self, endpoint: Endpoint, outcome: RequestOutcome);
+    /// An error answer carried `Retry-After: wait`.
+    fn asked_to_wait(&self, wait: Duration);
+    /// The wait the CA asked for was dealt with where it applies (an account set aside).
+    fn wait_dealt_with(&self);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::mix::{Disabled, Mix};
-use super::{ChainEnv, ChainError, Ctx, Journey, Journeys, Stock};
+use super::{ChainEnv, ChainError, Ctx, Journal, Journey, Journeys, Stock};
 use crate::acme::wire::Directory;
 use crate::acme::Client;
 use crate::config::Settings;
@@ -116,7 +116,7 @@ fn no_chain(disabled: &[Disabled]) -> CatalogueError {
 }
 
 impl Journeys for Catalogue {
-    fn next(&self, client: Rc<Client>, env: Rc<ChainEnv>) -> Journey {
+    fn next(&self, client: Rc<Client>, journal: Rc<Journal>, env: Rc<ChainEnv>) -> Journey {
         let Some(kind) = self.mix(&env).pick(&mut rand::rng()) else {
             let database = self.stock.db.is_some();
             let (_, disabled) = Mix::new(env.settings.chains.weights(), &env.directory, database);
@@ -132,6 +132,7 @@ impl Journeys for Catalogue {
             Box::pin(async move {
                 let ctx = Ctx {
                     client: &client,
+                    journal: &journal,
                     env: &env,
                     stock: &stock,
                 };
@@ -196,7 +197,15 @@ mod tests {
     /// The chain names `next` picks with `settings`, 200 times.
     fn picks(catalogue: &Catalogue, env: &Rc<ChainEnv>) -> Vec<&'static str> {
         (0..200)
-            .map(|_| catalogue.next(Rc::new(env.client()), env.clone()).0)
+            .map(|_| {
+                catalogue
+                    .next(
+                        Rc::new(env.client(Rc::default())),
+                        Rc::default(),
+                        env.clone(),
+                    )
+                    .0
+            })
             .collect()
     }
 
@@ -240,7 +249,11 @@ mod tests {
             ("WEC_CHAINS__WEIGHTS__ARI", "1"),
             ("WEC_CHAINS__WEIGHTS__ISSUE", "0"),
         ]));
-        let (name, journey) = catalogue.next(Rc::new(nothing_left.client()), nothing_left.clone());
+        let (name, journey) = catalogue.next(
+            Rc::new(nothing_left.client(Rc::default())),
+            Rc::default(),
+            nothing_left.clone(),
+        );
         assert_eq!(name, "disabled");
         let err = journey.await.unwrap_err();
         assert!(err.to_string().contains("renewalInfo"), "{err}");

@@ -49,7 +49,7 @@ async fn deactivate(ctx: &Ctx<'_>, fresh: bool) -> Result<(), ChainError> {
             }
             Ok(_) => {}
             Err(e) if e.problem().is_some_and(|p| p.is("unauthorized")) => {
-                client.mark_last_expected()
+                ctx.journal.mark_last_expected()
             }
             Err(e) => return Err(e.into()),
         }

@@ -42,7 +42,7 @@ pub async fn fail_one(ctx: &Ctx<'_>, account: &Account) -> Result<(String, Strin
     let settled = client.poll_authorization(account, url).await?;
     match (settled.status, settled.failure()) {
         (AuthorizationStatus::Invalid, Some(problem)) => {
-            client.note_expected(format!("validation:{kind}:{}", problem.short_type()));
+            ctx.journal.note_expected(format!("validation:{kind}:{}", problem.short_type()));
         }
         (AuthorizationStatus::Invalid, None) => {
             return Err(ChainError::check(

@@ -1,7 +1,7 @@
 //! Chains: subscriber journeys through the ACME API, one small module each. A chain is an
-//! async function over a [`Ctx`] (a per-run [`Client`], the thread's [`ChainEnv`], the shared
-//! [`Stock`] of accounts and keys); the attacker owns the loop, the timing and the reporting.
-//! Adding a chain is adding its module, its name in [`crate::chain_kind`] and one line in [`run`].
+//! async function over a [`Ctx`] (a per-run [`Client`] and the [`Journal`] it reports to, the
+//! thread's [`ChainEnv`], the shared [`Stock`] of accounts and keys); the attacker owns the
+//! loop, the timing and the reporting. Adding a chain is adding its module, its name in [`crate::chain_kind`] and one line in [`run`].
 
 pub mod account_update;
 pub mod ari;
@@ -13,6 +13,7 @@ pub mod deactivate_account;
 pub mod deactivate_authz;
 pub mod failed_validation;
 pub mod issue;
+pub mod journal;
 pub mod key_rollover;
 pub mod keys;
 pub mod mix;
@@ -41,6 +42,7 @@ use crate::challenge::Registry;
 use crate::config::Settings;
 use crate::pool::{Pool, SourceError};
 pub use catalogue::Catalogue;
+pub use journal::Journal;
 use keys::KeyStock;
 
 /// What every chain on one attacker thread shares.
@@ -55,17 +57,18 @@ pub struct ChainEnv {
 }
 
 impl ChainEnv {
-    /// A fresh client for one chain run (its own request records, the thread's connections).
-    pub fn client(&self) -> Client {
-        Client::new(self.transport.clone(), self.directory.clone())
+    /// A fresh client for one chain run over the thread's connections, reporting its
+    /// exchanges to the run's `journal`.
+    pub fn client(&self, journal: Rc<Journal>) -> Client {
+        Client::new(self.transport.clone(), self.directory.clone(), journal)
     }
 
     /// As [`ChainEnv::client`], for attacker `id`: presenting its own source address when
     /// `target.source_address_header` is set.
-    pub fn client_for(&self, id: usize) -> Client {
+    pub fn client_for(&self, id: usize, journal: Rc<Journal>) -> Client {
         match self.settings.source_address(id) {
-            Some((header, address)) => self.client().with_source_address(header, address),
-            None => self.client(),
+            Some((header, address)) => self.client(journal).with_source_address(header, address),
+            None => self.client(journal),
         }
     }
 }
@@ -87,6 +90,8 @@ pub struct Stock {
 /// What one chain run works with.
 pub struct Ctx<'a> {
     pub client: &'a Client,
+    /// What the run leaves for the metrics beyond its client's exchanges.
+    pub journal: &'a Journal,
     pub env: &'a ChainEnv,
     pub stock: &'a Stock,
 }
@@ -135,7 +140,7 @@ pub type Journey = (
 /// Chooses an attacker's next journey. [`Catalogue`] holds the real chains; actor tests and
 /// benchmarks supply purpose-built ones (a chain that panics, a fixed wait) through this trait.
 pub trait Journeys: Send + Sync {
-    fn next(&self, client: Rc<Client>, env: Rc<ChainEnv>) -> Journey;
+    fn next(&self, client: Rc<Client>, journal: Rc<Journal>, env: Rc<ChainEnv>) -> Journey;
 }
 
 /// Why a chain failed.

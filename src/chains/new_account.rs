@@ -47,7 +47,7 @@ async fn look_up(ctx: &Ctx<'_>, mut lease: Lease<'_>) -> Result<(), ChainError> 
         )),
         Err(e) if e.is_account_forgotten() => {
             log::info!("the CA forgot a pooled account ({e}): dropped it, registering a new one");
-            ctx.client
+            ctx.journal
                 .expected_refusal("acme:accountDoesNotExist".into());
             lease.discard();
             drop(lease);

@@ -43,7 +43,7 @@ async fn renew(ctx: &Ctx<'_>, fresh: bool) -> Result<(), ChainError> {
         }
         Err(ChainError::Acme(e)) if replaces.is_some() && refuses_replaces(&e) => {
             let problem = e.problem().map_or("", |p| p.short_type());
-            ctx.client.expected_refusal(format!("acme:{problem}"));
+            ctx.journal.expected_refusal(format!("acme:{problem}"));
             lease.take_certificate(0);
             Ok(())
         }

@@ -57,7 +57,7 @@ where
 }
 
 fn note(ctx: &Ctx<'_>, what: &'static str, since: Instant, agreed: bool) {
-    ctx.client.note_converged(Convergence {
+    ctx.journal.note_converged(Convergence {
         what,
         took: since.elapsed(),
         agreed,
@@ -75,7 +75,7 @@ pub fn refused_while_settling<T>(
     match result {
         Ok(value) => Ok(Ok(value)),
         Err(AcmeError::Problem { problem, .. }) if kinds.iter().any(|k| problem.is(k)) => {
-            ctx.client.mark_last_expected();
+            ctx.journal.mark_last_expected();
             Ok(Err(problem))
         }
         Err(e) => Err(e.into()),

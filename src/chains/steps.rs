@@ -63,7 +63,7 @@ pub async fn obtain_certificate(
     let chains = &ctx.settings().chains;
     let identifiers: Vec<Identifier> = names.iter().map(Identifier::dns).collect();
     if let Some(profile) = &with.profile {
-        client.note_profile(profile.clone());
+        ctx.journal.note_profile(profile.clone());
     }
     let order = client
         .new_order(
@@ -163,7 +163,7 @@ where
     match attempt(false).await {
         Err(e) if e.is_account_forgotten() => {
             log::info!("the CA forgot a pooled account ({e}): dropped it, retrying with a new one");
-            ctx.client
+            ctx.journal
                 .expected_refusal("acme:accountDoesNotExist".into());
             attempt(true).await
         }
@@ -190,7 +190,7 @@ pub fn expect_refusal<T>(
             ),
         )),
         Err(AcmeError::Problem { problem, .. }) if kinds.iter().any(|k| problem.is(k)) => {
-            ctx.client
+            ctx.journal
                 .expected_refusal(format!("acme:{}", problem.short_type()));
             Ok(*problem)
         }

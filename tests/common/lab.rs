@@ -12,7 +12,7 @@ use std::sync::Arc;
 use wile_e_coyote::acme::{Client, Convergence, RequestOutcome, RequestRecord, Transport};
 use wile_e_coyote::ca::Ca;
 use wile_e_coyote::chains::trust::Trust;
-use wile_e_coyote::chains::{Catalogue, ChainEnv, ChainError, ChainKind, Ctx, Stock};
+use wile_e_coyote::chains::{Catalogue, ChainEnv, ChainError, ChainKind, Ctx, Journal, Stock};
 use wile_e_coyote::challenge::ChallengeServer;
 use wile_e_coyote::config::Settings;
 use wile_e_coyote::db::source::DbLink;
@@ -104,30 +104,41 @@ impl Lab {
         self.env = Rc::new(environment(&self.settings, ca, server));
     }
 
-    pub fn ctx<'a>(&'a self, client: &'a Client) -> Ctx<'a> {
+    /// A client outside any chain run (its journal is dropped).
+    pub fn client(&self) -> Client {
+        self.env.client(Rc::default())
+    }
+
+    pub fn ctx<'a>(&'a self, client: &'a Client, journal: &'a Journal) -> Ctx<'a> {
         Ctx {
             client,
+            journal,
             env: &self.env,
             stock: &self.stock,
         }
     }
 
     pub async fn run(&self, kind: ChainKind) -> Run {
-        self.run_with(self.env.client(), kind).await
+        let journal = Rc::new(Journal::default());
+        self.run_with(self.env.client(journal.clone()), &journal, kind)
+            .await
     }
 
     /// As attacker `id` runs it (its source address, when configured).
     pub async fn run_as(&self, id: usize, kind: ChainKind) -> Run {
-        self.run_with(self.env.client_for(id), kind).await
+        let journal = Rc::new(Journal::default());
+        self.run_with(self.env.client_for(id, journal.clone()), &journal, kind)
+            .await
     }
 
-    async fn run_with(&self, client: Client, kind: ChainKind) -> Run {
-        let result = wile_e_coyote::chains::run(kind, &self.ctx(&client)).await;
+    async fn run_with(&self, client: Client, journal: &Journal, kind: ChainKind) -> Run {
+        let result = wile_e_coyote::chains::run(kind, &self.ctx(&client, journal)).await;
+        let entries = journal.take();
         Run {
             result,
-            records: client.take_records(),
-            expected: client.take_expected(),
-            converged: client.take_converged(),
+            records: entries.records,
+            expected: entries.expected,
+            converged: entries.converged,
         }
     }
 
