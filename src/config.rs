@@ -368,7 +368,7 @@ impl Settings {
     /// The refusal to target a public CA, separate from `validate` because the CLI flag can
     /// lift it (`--allow-public-ca` sets `target.allow_public_ca`): the directory URL, and the
     /// database's URL templates when a database is used. The URLs the directory lists are
-    /// checked once it is fetched ([`crate::target`]). A lifted guard is said in the log.
+    /// checked once it is fetched ([`crate::ca`]). A lifted guard is said in the log.
     pub fn check_public_ca(&self) -> Result<(), PublicCaError> {
         if self.target.allow_public_ca {
             log::warn!(

@@ -6,7 +6,7 @@
 //! authoritative for its base domains only. A request with an EDNS version other than 0 gets
 //! BADVERS (RFC 6891 §6.1.3). Names compare case-insensitively (RFC 4343). Answers carry TTL
 //! 0: a challenge changes every few milliseconds and must never be served from a cache. One
-//! [`Handler`] answers every transport, DNS over HTTPS included.
+//! `Handler` answers every transport, DNS over HTTPS included.
 //!
 //! TCP is bounded as every listener is ([`Limits`]); over UDP, at most `max_connections`
 //! questions are answered at once and more are dropped (the client asks again).

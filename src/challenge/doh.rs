@@ -1,7 +1,7 @@
 //! DNS over HTTPS (RFC 8484) in front of the embedded DNS: Boulder's VA resolves only this way
 //! (its `bdns` posts `application/dns-message` to `/dns-query` over HTTP/2 with a verified TLS
 //! certificate). Each message gets exactly the answer the UDP/TCP listeners give it, from the
-//! same [`Handler`]; only the transport differs.
+//! same `Handler`; only the transport differs.
 
 use std::path::PathBuf;
 use std::sync::Arc;

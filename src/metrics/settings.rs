@@ -1,5 +1,5 @@
 //! Settings of the metrics side (`[statsd]`, `[report]`), read by `config` with the rest and
-//! validated here, where their meaning lives. `[thresholds]` is in [`super::thresholds`].
+//! validated here, where their meaning lives. `[thresholds]` is in [`crate::report::thresholds`].
 
 use std::time::Duration;
 
