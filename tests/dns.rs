@@ -122,8 +122,6 @@ async fn answers_a_aaaa_txt_and_refuses_other_names_over_udp_tcp_and_https() {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let doh: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut settings = ServerSettings {
-        http01: vec![],
-        tlsalpn01: vec![],
         dns: vec![addr],
         doh: vec![doh],
         doh_tls: Some(DohTls {
@@ -136,9 +134,8 @@ async fn answers_a_aaaa_txt_and_refuses_other_names_over_udp_tcp_and_https() {
             ipv6: vec!["::1".parse().unwrap()],
             domain_addresses: vec![],
         },
-        ttl: Duration::from_secs(60),
-        max_entries: 100,
         limits: LIMITS,
+        ..common::challenge_settings()
     };
     let server = start_on_free_ports(&mut settings, ChallengeServer::start);
     let (addr, doh) = (settings.dns[0], settings.doh[0]);
@@ -237,23 +234,14 @@ async fn dns_over_https_refuses_what_is_not_a_dns_message() {
     let other = Pki::new(dir.path(), "other", &["127.0.0.1"]);
     let doh: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut settings = ServerSettings {
-        http01: vec![],
-        tlsalpn01: vec![],
-        dns: vec![],
         doh: vec![doh],
         doh_tls: Some(DohTls {
             certificate: pki.certificate.clone(),
             key: pki.key.clone(),
         }),
-        zone: dns::Zone {
-            base_domains: vec!["wile.test".into()],
-            ipv4: vec!["127.0.0.1".parse().unwrap()],
-            ipv6: vec![],
-            domain_addresses: vec![],
-        },
-        ttl: Duration::from_secs(60),
         max_entries: 10,
         limits: LIMITS,
+        ..common::challenge_settings()
     };
     let server = start_on_free_ports(&mut settings, ChallengeServer::start);
     let doh = settings.doh[0];

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::tls::Pki;
-use common::{free_port, require, run_bounded, show, start_on_free_ports};
+use common::{free_addr, require, run_bounded, show, start_on_free_ports};
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use wile_e_coyote::challenge::doh::DohTls;
-use wile_e_coyote::challenge::{dns, ChallengeServer, Limits, Publish, Response, ServerSettings};
+use wile_e_coyote::challenge::{ChallengeServer, Limits, Publish, Response, ServerSettings};
 
 const TOKEN: &str = "tok-limits";
 const NAME: &str = "limits.wile.test";
@@ -122,28 +122,45 @@ async fn all_dropped(held: Vec<TcpStream>, within: Duration) -> bool {
     true
 }
 
-async fn settings(limits: Limits, dir: &std::path::Path) -> (ServerSettings, Pki) {
-    let pki = Pki::new(dir, "doh", &["127.0.0.1"]);
-    let settings = ServerSettings {
-        http01: vec![format!("127.0.0.1:{}", free_port()).parse().unwrap()],
-        tlsalpn01: vec![format!("127.0.0.1:{}", free_port()).parse().unwrap()],
-        dns: vec![format!("127.0.0.1:{}", free_port()).parse().unwrap()],
-        doh: vec![format!("127.0.0.1:{}", free_port()).parse().unwrap()],
-        doh_tls: Some(DohTls {
-            certificate: pki.certificate.clone(),
-            key: pki.key.clone(),
-        }),
-        zone: dns::Zone {
-            base_domains: vec!["wile.test".into()],
-            ipv4: vec!["127.0.0.1".parse().unwrap()],
-            ipv6: vec![],
-            domain_addresses: vec![],
-        },
-        ttl: Duration::from_secs(60),
-        max_entries: 10,
-        limits,
-    };
-    (settings, pki)
+/// A challenge server with every listener (DNS over HTTPS with a throwaway PKI), each serving
+/// at most `max_connections` clients for `client_timeout` each, and the test's token and name
+/// published.
+struct Capped {
+    server: ChallengeServer,
+    settings: ServerSettings,
+    pki: Pki,
+    _dir: tempfile::TempDir,
+}
+
+impl Capped {
+    async fn start(max_connections: usize, client_timeout: Duration) -> Capped {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::new(dir.path(), "doh", &["127.0.0.1"]);
+        let mut settings = ServerSettings {
+            http01: vec![free_addr()],
+            tlsalpn01: vec![free_addr()],
+            dns: vec![free_addr()],
+            doh: vec![free_addr()],
+            doh_tls: Some(DohTls {
+                certificate: pki.certificate.clone(),
+                key: pki.key.clone(),
+            }),
+            max_entries: 10,
+            limits: Limits {
+                max_connections,
+                client_timeout,
+            },
+            ..common::challenge_settings()
+        };
+        let server = start_on_free_ports(&mut settings, ChallengeServer::start);
+        publish(&server).await;
+        Capped {
+            server,
+            settings,
+            pki,
+            _dir: dir,
+        }
+    }
 }
 
 async fn publish(server: &ChallengeServer) {
@@ -236,15 +253,9 @@ async fn validate_tls_alpn(addr: SocketAddr) -> std::process::Output {
 /// once, long before any idle client times out.
 #[actix_rt::test]
 async fn idle_clients_below_the_cap_do_not_delay_validation() {
-    let dir = tempfile::tempdir().unwrap();
-    let limits = Limits {
-        max_connections: 20,
-        client_timeout: Duration::from_secs(30),
-    };
-    let (mut settings, _pki) = settings(limits, dir.path()).await;
-    let server = start_on_free_ports(&mut settings, ChallengeServer::start);
+    let capped = Capped::start(20, Duration::from_secs(30)).await;
+    let settings = &capped.settings;
     let http01 = settings.http01[0];
-    publish(&server).await;
     let _idle = hold(http01, 19, b"").await;
     let body = validate_http01(http01, Duration::from_secs(10)).await;
     assert_eq!(
@@ -252,7 +263,7 @@ async fn idle_clients_below_the_cap_do_not_delay_validation() {
         Some("tok-limits.thumb"),
         "answered while 19 clients sit idle"
     );
-    server.stop().await;
+    capped.server.stop().await;
 }
 
 /// Ten times the cap of idle HTTP clients: never more than the cap served at once, each
@@ -260,15 +271,9 @@ async fn idle_clients_below_the_cap_do_not_delay_validation() {
 /// DNS (UDP, TCP) answering throughout.
 #[actix_rt::test]
 async fn idle_http_clients_beyond_the_cap_are_bounded_and_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let limits = Limits {
-        max_connections: 10,
-        client_timeout: Duration::from_millis(300),
-    };
-    let (mut settings, _pki) = settings(limits, dir.path()).await;
-    let server = start_on_free_ports(&mut settings, ChallengeServer::start);
+    let capped = Capped::start(10, Duration::from_millis(300)).await;
+    let settings = &capped.settings;
     let (http01, dns) = (settings.http01[0], settings.dns[0]);
-    publish(&server).await;
     let idle = hold(http01, 100, b"").await;
     assert_eq!(ask_dns(dns, false).await, ResponseCode::NoError);
     assert_eq!(ask_dns(dns, true).await, ResponseCode::NoError);
@@ -280,7 +285,7 @@ async fn idle_http_clients_beyond_the_cap_are_bounded_and_dropped() {
         all_dropped(idle, Duration::from_secs(30)).await,
         "idle clients are dropped after the client timeout"
     );
-    server.stop().await;
+    capped.server.stop().await;
 }
 
 /// Half-open TLS handshakes (a record header, then nothing) cost an OpenSSL session each:
@@ -288,15 +293,9 @@ async fn idle_http_clients_beyond_the_cap_are_bounded_and_dropped() {
 #[actix_rt::test]
 async fn half_open_tls_handshakes_are_bounded() {
     require("openssl");
-    let dir = tempfile::tempdir().unwrap();
-    let limits = Limits {
-        max_connections: 10,
-        client_timeout: Duration::from_millis(300),
-    };
-    let (mut settings, _pki) = settings(limits, dir.path()).await;
-    let server = start_on_free_ports(&mut settings, ChallengeServer::start);
+    let capped = Capped::start(10, Duration::from_millis(300)).await;
+    let settings = &capped.settings;
     let (tls, http01) = (settings.tlsalpn01[0], settings.http01[0]);
-    publish(&server).await;
     // A TLS handshake record announcing 512 bytes that never come.
     let half = hold(tls, 100, b"\x16\x03\x01\x02\x00").await;
     let most = most_accepted(tls, &half, Duration::from_secs(1)).await;
@@ -311,7 +310,7 @@ async fn half_open_tls_handshakes_are_bounded() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("ALPN protocol: acme-tls/1"), "{}", show(&out));
     assert!(all_dropped(half, Duration::from_secs(30)).await);
-    server.stop().await;
+    capped.server.stop().await;
 }
 
 /// Idle DNS-over-TCP and DNS-over-HTTPS clients are bounded the same way; UDP answers
@@ -319,13 +318,8 @@ async fn half_open_tls_handshakes_are_bounded() {
 #[actix_rt::test]
 async fn idle_dns_clients_are_bounded() {
     require("curl");
-    let dir = tempfile::tempdir().unwrap();
-    let limits = Limits {
-        max_connections: 10,
-        client_timeout: Duration::from_millis(300),
-    };
-    let (mut settings, pki) = settings(limits, dir.path()).await;
-    let server = start_on_free_ports(&mut settings, ChallengeServer::start);
+    let capped = Capped::start(10, Duration::from_millis(300)).await;
+    let settings = &capped.settings;
     let (dns, doh) = (settings.dns[0], settings.doh[0]);
     let idle_tcp = hold(dns, 100, b"").await;
     let idle_doh = hold(doh, 100, b"").await;
@@ -337,7 +331,7 @@ async fn idle_dns_clients_are_bounded() {
     assert_eq!(ask_dns(dns, true).await, ResponseCode::NoError);
     assert!(all_dropped(idle_tcp, Duration::from_secs(30)).await);
     assert!(all_dropped(idle_doh, Duration::from_secs(30)).await);
-    let ca: PathBuf = pki.ca.clone();
+    let ca: PathBuf = capped.pki.ca.clone();
     let param = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(question());
     let out = actix_rt::task::spawn_blocking(move || {
         let mut cmd = Command::new("curl");
@@ -364,5 +358,5 @@ async fn idle_dns_clients_are_bounded() {
         "{}",
         show(&out)
     );
-    server.stop().await;
+    capped.server.stop().await;
 }

@@ -24,8 +24,8 @@ use wile_e_coyote::challenge::alpn_cert::acme_identifier_value;
 use wile_e_coyote::challenge::redis_store::SKIP_AFTER;
 use wile_e_coyote::challenge::registry::txt_value;
 use wile_e_coyote::challenge::{
-    dns, ChallengeServer, Limits, Publish, RedisStore, RedisUrl, Registry, Response,
-    ServerSettings, Ticket, Withdraw,
+    ChallengeServer, Publish, RedisStore, RedisUrl, Registry, Response, ServerSettings, Ticket,
+    Withdraw,
 };
 
 const TIMEOUT: Duration = Duration::from_millis(250);
@@ -48,20 +48,8 @@ impl Shard {
             http01: vec![addr()],
             tlsalpn01: vec![addr()],
             dns: vec![addr()],
-            doh: vec![],
-            doh_tls: None,
-            zone: dns::Zone {
-                base_domains: vec!["wile.test".into()],
-                ipv4: vec!["127.0.0.1".parse().unwrap()],
-                ipv6: vec![],
-                domain_addresses: vec![],
-            },
             ttl: TTL,
-            max_entries: 100,
-            limits: Limits {
-                max_connections: 16,
-                client_timeout: Duration::from_secs(5),
-            },
+            ..common::challenge_settings()
         };
         let server = common::start_on_free_ports(&mut settings, |settings| {
             ChallengeServer::start_shared(settings, Some(store.clone()))

@@ -463,3 +463,34 @@ pub fn start_on_free_ports<T>(
     }
     unreachable!("the last attempt returns or panics")
 }
+
+/// Challenge-server settings for a test, every listener off: the zone `wile.test` answering
+/// 127.0.0.1, entries kept 60 s, at most 100 of them, 16 connections per listener and 5 s per
+/// client. Tests name what they change: `ServerSettings { dns: vec![addr], ..common::challenge_settings() }`.
+pub fn challenge_settings() -> wile_e_coyote::challenge::ServerSettings {
+    use wile_e_coyote::challenge::{dns, Limits, ServerSettings};
+    ServerSettings {
+        http01: vec![],
+        tlsalpn01: vec![],
+        dns: vec![],
+        doh: vec![],
+        doh_tls: None,
+        zone: dns::Zone {
+            base_domains: vec!["wile.test".into()],
+            ipv4: vec!["127.0.0.1".parse().unwrap()],
+            ipv6: vec![],
+            domain_addresses: vec![],
+        },
+        ttl: Duration::from_secs(60),
+        max_entries: 100,
+        limits: Limits {
+            max_connections: 16,
+            client_timeout: Duration::from_secs(5),
+        },
+    }
+}
+
+/// A loopback address on a free port.
+pub fn free_addr() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], free_port()))
+}

@@ -46,23 +46,18 @@ pub fn serve_dns(port: u16, route: impl Fn(u32) -> u32, registry: Option<String>
             };
             let server = ChallengeServer::start_shared(
                 ServerSettings {
-                    http01: vec![],
-                    tlsalpn01: vec![],
                     dns: vec![addr],
-                    doh: vec![],
-                    doh_tls: None,
                     zone: dns::Zone {
                         base_domains: vec!["wile.test".into()],
                         ipv4: vec![],
                         ipv6: vec![],
                         domain_addresses,
                     },
-                    ttl: Duration::from_secs(60),
-                    max_entries: 100,
                     limits: Limits {
                         max_connections: 64,
                         client_timeout: Duration::from_secs(10),
                     },
+                    ..super::challenge_settings()
                 },
                 store,
             );
