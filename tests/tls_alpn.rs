@@ -72,9 +72,18 @@ fn pem_of(out: &Output) -> String {
 #[actix_rt::test]
 async fn presents_the_rfc8737_certificate_and_refuses_everything_else() {
     require("openssl");
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let registry = Registry::new(Duration::from_secs(60), 100);
-    let server = tlsalpn01::start(registry.alpn_certs(), &[addr], LIMITS).unwrap();
+    // A port free when picked may be taken before the bind: then another one.
+    let (addr, server) = (0..5)
+        .find_map(|_| {
+            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            match tlsalpn01::start(registry.alpn_certs(), &[addr], LIMITS) {
+                Ok(server) => Some((addr, server)),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => None,
+                Err(e) => panic!("{e}"),
+            }
+        })
+        .expect("a free port within five tries");
     let registry = registry.start();
     let ticket = registry
         .send(Publish::new(Response::TlsAlpn01 {
