@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use actix::Actor;
 use common::tls::Pki;
-use common::{free_port, require, run_bounded, show, start_on_free_ports};
+use common::{free_addr, require, run_bounded, show, start_on_free_ports};
 use wile_e_coyote::challenge::doh::DohTls;
 use wile_e_coyote::challenge::registry::txt_value;
 use wile_e_coyote::challenge::{
@@ -119,8 +119,8 @@ async fn answers_a_aaaa_txt_and_refuses_other_names_over_udp_tcp_and_https() {
     require("dig");
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::new(dir.path(), "doh", &["127.0.0.1", "localhost"]);
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let doh: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let addr = free_addr();
+    let doh = free_addr();
     let mut settings = ServerSettings {
         dns: vec![addr],
         doh: vec![doh],
@@ -232,7 +232,7 @@ async fn dns_over_https_refuses_what_is_not_a_dns_message() {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::new(dir.path(), "doh", &["127.0.0.1"]);
     let other = Pki::new(dir.path(), "other", &["127.0.0.1"]);
-    let doh: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let doh = free_addr();
     let mut settings = ServerSettings {
         doh: vec![doh],
         doh_tls: Some(DohTls {

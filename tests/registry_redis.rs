@@ -43,11 +43,10 @@ impl Shard {
     async fn start(redis: &RedisServer) -> Shard {
         let url: RedisUrl = redis.url().parse().unwrap();
         let store = RedisStore::connect(url, TIMEOUT).await.unwrap();
-        let addr = || -> SocketAddr { format!("127.0.0.1:{}", free_port()).parse().unwrap() };
         let mut settings = ServerSettings {
-            http01: vec![addr()],
-            tlsalpn01: vec![addr()],
-            dns: vec![addr()],
+            http01: vec![common::free_addr()],
+            tlsalpn01: vec![common::free_addr()],
+            dns: vec![common::free_addr()],
             ttl: TTL,
             ..common::challenge_settings()
         };

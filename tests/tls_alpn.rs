@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use actix::Actor;
-use common::{free_port, require, run_bounded};
+use common::{require, run_bounded};
 use openssl::hash::{hash, MessageDigest};
 use wile_e_coyote::challenge::{tlsalpn01, Limits, Publish, Registry, Response, Withdraw};
 
@@ -73,17 +73,10 @@ fn pem_of(out: &Output) -> String {
 async fn presents_the_rfc8737_certificate_and_refuses_everything_else() {
     require("openssl");
     let registry = Registry::new(Duration::from_secs(60), 100);
-    // A port free when picked may be taken before the bind: then another one.
-    let (addr, server) = (0..5)
-        .find_map(|_| {
-            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-            match tlsalpn01::start(registry.alpn_certs(), &[addr], LIMITS) {
-                Ok(server) => Some((addr, server)),
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => None,
-                Err(e) => panic!("{e}"),
-            }
-        })
-        .expect("a free port within five tries");
+    let (addr, server) = common::retry_taken_ports(|| {
+        let addr = common::free_addr();
+        tlsalpn01::start(registry.alpn_certs(), &[addr], LIMITS).map(|server| (addr, server))
+    });
     let registry = registry.start();
     let ticket = registry
         .send(Publish::new(Response::TlsAlpn01 {

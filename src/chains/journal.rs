@@ -12,7 +12,6 @@ use crate::acme::{Convergence, Endpoint, Recorder, RequestOutcome, RequestRecord
 #[derive(Default)]
 pub struct Journal {
     records: RefCell<Vec<RequestRecord>>,
-    bad_nonce_retries: Cell<u32>,
     expected: RefCell<Vec<String>>,
     converged: RefCell<Vec<Convergence>>,
     profile: RefCell<Option<Arc<str>>>,
@@ -24,7 +23,7 @@ pub struct Journal {
 pub struct Entries {
     /// Every exchange, in order.
     pub records: Vec<RequestRecord>,
-    /// Requests signed and sent again after `badNonce`.
+    /// Requests signed and sent again after `badNonce` (the records marked so).
     pub bad_nonce_retries: u32,
     /// Outcomes the chain expected and met (`acme:alreadyRevoked`…).
     pub expected: Vec<String>,
@@ -76,9 +75,14 @@ impl Journal {
     /// Everything noted, leaving the journal empty.
     pub fn take(&self) -> Entries {
         self.asked_wait.set(None);
+        let records = self.records.take();
+        let retried = records
+            .iter()
+            .filter(|r| r.outcome == RequestOutcome::BadNonceRetried)
+            .count();
         Entries {
-            records: self.records.take(),
-            bad_nonce_retries: self.bad_nonce_retries.replace(0),
+            bad_nonce_retries: u32::try_from(retried).unwrap_or(u32::MAX),
+            records,
             expected: self.expected.take(),
             converged: self.converged.take(),
             profile: self.profile.take(),
@@ -92,9 +96,6 @@ impl Recorder for Journal {
     }
 
     fn amend_last(&self, endpoint: Endpoint, outcome: RequestOutcome) {
-        if outcome == RequestOutcome::BadNonceRetried {
-            self.bad_nonce_retries.set(self.bad_nonce_retries.get() + 1);
-        }
         let mut records = self.records.borrow_mut();
         if let Some(last) = records.iter_mut().rev().find(|r| r.endpoint == endpoint) {
             last.outcome = outcome;

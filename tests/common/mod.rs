@@ -435,33 +435,45 @@ pub fn show(out: &Output) -> String {
     )
 }
 
-/// Starts a challenge server with `start`, its listeners on the ports `settings` names; when
-/// one of them was taken meanwhile (by anything on the machine: [`free_port`] only checks), on
-/// fresh free ports instead, a few times. `settings` ends up naming the ports in use.
+/// Runs `start`, which binds ports it picked with [`free_port`], until it succeeds: a port free
+/// when picked may be taken by anything on the machine before the bind, and then `start` runs
+/// again (picking others), a few times.
+pub fn retry_taken_ports<T>(mut start: impl FnMut() -> std::io::Result<T>) -> T {
+    const ATTEMPTS: usize = 5;
+    for _ in 1..ATTEMPTS {
+        match start() {
+            Ok(server) => return server,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                eprintln!("{e}: again on other ports");
+            }
+            Err(e) => panic!("starting a server: {e}"),
+        }
+    }
+    start().unwrap_or_else(|e| panic!("starting a server: {e}"))
+}
+
+/// Starts a challenge server with `start` on the ports `settings` names, or, when one was taken
+/// meanwhile, on fresh free ports ([`retry_taken_ports`]). `settings` ends up naming the ports
+/// in use.
 pub fn start_on_free_ports<T>(
     settings: &mut wile_e_coyote::challenge::ServerSettings,
     start: impl Fn(wile_e_coyote::challenge::ServerSettings) -> std::io::Result<T>,
 ) -> T {
-    const ATTEMPTS: usize = 5;
-    for attempt in 1.. {
-        match start(settings.clone()) {
-            Ok(server) => return server,
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempt < ATTEMPTS => {
-                eprintln!("{e}: again on other ports");
-                let listeners = [
-                    &mut settings.http01,
-                    &mut settings.tlsalpn01,
-                    &mut settings.dns,
-                    &mut settings.doh,
-                ];
-                for addr in listeners.into_iter().flatten() {
-                    addr.set_port(free_port());
-                }
+    let mut first = true;
+    retry_taken_ports(|| {
+        if !std::mem::take(&mut first) {
+            let listeners = [
+                &mut settings.http01,
+                &mut settings.tlsalpn01,
+                &mut settings.dns,
+                &mut settings.doh,
+            ];
+            for addr in listeners.into_iter().flatten() {
+                addr.set_port(free_port());
             }
-            Err(e) => panic!("starting the challenge server: {e}"),
         }
-    }
-    unreachable!("the last attempt returns or panics")
+        start(settings.clone())
+    })
 }
 
 /// Challenge-server settings for a test, every listener off: the zone `wile.test` answering
