@@ -18,7 +18,8 @@ use url::Url;
 use wile_e_coyote::db::queries::Table;
 use wile_e_coyote::db::urls::{Object, Template, UrlTemplates};
 use wile_e_coyote::db::{
-    dsn, pool, Db, DbError, DbSettings, HighWaterMarks, PickAuthz, PickCertificate, PickOrder,
+    dsn, pool, Db, DbError, DbSettings, HighWaterMarks, PickAuthz, PickCertificate,
+    PickForeignCertificate, PickOrder,
 };
 
 fn settings() -> DbSettings {
@@ -55,8 +56,10 @@ async fn random_picks_return_seeded_rows_through_every_link_form() {
         let db = start_db(&maria, &name);
 
         let mut serials = HashSet::new();
+        let mut lowest = i64::MAX;
         for _ in 0..200 {
             let cert = db.send(PickCertificate).await.unwrap().unwrap();
+            lowest = lowest.min(cert.registration_id);
             assert!((1..=40).contains(&cert.id), "{form}: {}", cert.id);
             assert_eq!(cert.serial, hex36(cert.id as u32));
             assert_eq!(cert.registration_id, cert.id);
@@ -68,6 +71,14 @@ async fn random_picks_return_seeded_rows_through_every_link_form() {
             "{form}: picks spread over rows: {}",
             serials.len()
         );
+        // The lowest live certificate is also where every pick falls back to.
+        for _ in 0..100 {
+            let cert = db
+                .send(PickForeignCertificate(lowest as u64))
+                .await
+                .unwrap();
+            assert_ne!(cert.unwrap().registration_id, lowest, "{form}");
+        }
 
         let mut authzs = HashSet::new();
         for _ in 0..200 {

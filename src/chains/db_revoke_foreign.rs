@@ -48,16 +48,14 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), ChainError> {
 
 /// A stored certificate the account at `account_url` neither owns nor controls the names of.
 async fn foreign_certificate(db: &DbLink, account_url: &str) -> Result<CertRow, ChainError> {
-    let ours = last_id(account_url).and_then(|id| i64::try_from(id).ok());
+    let Some((ours, registration)) =
+        last_id(account_url).and_then(|id| Some((id, i64::try_from(id).ok()?)))
+    else {
+        return Ok(db.certificate().await?);
+    };
     for _ in 0..PICKS {
-        let picked = db.certificate().await?;
-        let Some(ours) = ours else {
-            return Ok(picked);
-        };
-        if picked.registration_id == ours {
-            continue;
-        }
-        if !db.controls(ours, names(&picked.der)).await? {
+        let picked = db.foreign_certificate(ours).await?;
+        if !db.controls(registration, names(&picked.der)).await? {
             return Ok(picked);
         }
     }

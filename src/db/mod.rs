@@ -285,6 +285,11 @@ fn is_timeout(e: &diesel::result::Error) -> bool {
 #[rtype(result = "Result<CertRow, DbError>")]
 pub struct PickCertificate;
 
+/// A random unexpired stored certificate of an account other than the one with this id.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<CertRow, DbError>")]
+pub struct PickForeignCertificate(pub u64);
+
 /// A random live (pending or valid, unexpired) authorization.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<AuthzRow, DbError>")]
@@ -304,7 +309,19 @@ impl Handler<PickCertificate> for Db {
     type Result = Result<CertRow, DbError>;
 
     fn handle(&mut self, _: PickCertificate, _: &mut SyncContext<Self>) -> Self::Result {
-        self.pick(PickKind::Certificate, queries::live_certificate_in)
+        self.pick(PickKind::Certificate, |conn, bound, from, until| {
+            queries::live_certificate_in(conn, bound, from, until, None)
+        })
+    }
+}
+
+impl Handler<PickForeignCertificate> for Db {
+    type Result = Result<CertRow, DbError>;
+
+    fn handle(&mut self, pick: PickForeignCertificate, _: &mut SyncContext<Self>) -> Self::Result {
+        self.pick(PickKind::Certificate, |conn, bound, from, until| {
+            queries::live_certificate_in(conn, bound, from, until, Some(pick.0))
+        })
     }
 }
 

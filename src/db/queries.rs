@@ -306,18 +306,26 @@ pub struct CertRow {
     pub der: Vec<u8>,
 }
 
-/// The first unexpired certificate with an id in `[from, until)`.
+/// The first unexpired certificate with an id in `[from, until)`, of an account other than
+/// `not_of` when given.
 pub fn live_certificate_in(
     conn: &mut MysqlConnection,
     bound: Bound,
     from: u64,
     until: u64,
+    not_of: Option<u64>,
 ) -> QueryResult<Option<CertRow>> {
-    let sql = bound.select(
+    let owner = if not_of.is_some() {
+        "AND registrationID <> ? "
+    } else {
+        ""
+    };
+    let sql = bound.select(&format!(
         "id, registrationID, serial, der FROM certificates WHERE id >= ? AND id < ? \
-         AND expires > UTC_TIMESTAMP() ORDER BY certificates.id LIMIT 1",
-    );
-    Select::new(sql, &[from, until]).get_result(conn).optional()
+         AND expires > UTC_TIMESTAMP() {owner}ORDER BY certificates.id LIMIT 1"
+    ));
+    let ids: Vec<u64> = [from, until].into_iter().chain(not_of).collect();
+    Select::new(sql, &ids).get_result(conn).optional()
 }
 
 /// An authorization as stored; `status` 0 pending, 1 valid, 2 invalid, 3 deactivated,

@@ -13,7 +13,7 @@ use super::consistency::{self, Claim, Facts, Kind, Mismatch};
 use super::queries::{AuthzRow, CertRow, OrderRow};
 use super::stored::{Controls, Observe};
 use super::urls::UrlTemplates;
-use super::{Db, DbError, PickAuthz, PickCertificate, PickOrder};
+use super::{Db, DbError, PickAuthz, PickCertificate, PickForeignCertificate, PickOrder};
 use crate::pool::{ObjectKind, ObjectRef, Source, SourceError};
 
 /// A consistency check looks again for rows not stored yet after this, doubling up to the max.
@@ -76,6 +76,14 @@ fn gone(e: MailboxError) -> DbError {
 impl DbLink {
     pub async fn certificate(&self) -> Result<CertRow, DbError> {
         self.db.send(PickCertificate).await.map_err(gone)?
+    }
+
+    /// A random live certificate of an account other than `account`.
+    pub async fn foreign_certificate(&self, account: u64) -> Result<CertRow, DbError> {
+        self.db
+            .send(PickForeignCertificate(account))
+            .await
+            .map_err(gone)?
     }
 
     pub async fn authorization(&self) -> Result<AuthzRow, DbError> {
