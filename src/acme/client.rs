@@ -17,6 +17,7 @@ use openssl::x509::X509;
 use serde::de::DeserializeOwned;
 
 use super::jws::{self, Signer};
+use super::meter::{metered, MeteredConnector, Tally};
 use super::nonce::NoncePool;
 use super::wire::Directory;
 use super::{AcmeError, Endpoint, Problem, Recorder, RequestOutcome, RequestRecord};
@@ -91,7 +92,9 @@ impl Transport {
     /// An HTTP/1.1 keep-alive client over `tls` (from [`Transport::tls_connector`]). An awc
     /// client lives on one thread, so each attacker thread makes its own.
     pub fn http_client(tls: SslConnector, settings: &ClientSettings) -> awc::Client {
+        let tcp = actix_tls::connect::Connector::new(actix_tls::connect::Resolver::default());
         let connector = awc::Connector::new()
+            .connector(MeteredConnector(tcp.service()))
             .openssl(tls)
             .limit(settings.connections)
             .timeout(settings.request_timeout)
@@ -151,7 +154,6 @@ impl Transport {
         if let Some((name, value)) = headers.source {
             request = request.insert_header((name.clone(), value.clone()));
         }
-        let bytes_out = request_bytes(&request, body.as_ref().map_or(0, String::len));
         let limit = settings.max_response_bytes;
         let started = Instant::now();
         let exchange = async {
@@ -176,6 +178,8 @@ impl Transport {
                 body,
             })
         };
+        let tally = Rc::new(Tally::default());
+        let exchange = metered(tally.clone(), exchange);
         let result = match actix_rt::time::timeout(settings.request_timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(AcmeError::Timeout {
@@ -184,7 +188,7 @@ impl Transport {
             }),
         };
         let took = started.elapsed();
-        let (status, bytes_in, outcome) = match &result {
+        let (status, outcome) = match &result {
             Ok(r) => {
                 if let Some(nonce) = r.headers.get("replay-nonce").and_then(|v| v.to_str().ok()) {
                     self.nonces.borrow_mut().put(nonce.to_owned());
@@ -196,17 +200,17 @@ impl Transport {
                 } else {
                     RequestOutcome::Failed
                 };
-                (r.status.as_u16(), response_bytes(r), outcome)
+                (r.status.as_u16(), outcome)
             }
-            Err(_) => (0, 0, RequestOutcome::Failed),
+            Err(_) => (0, RequestOutcome::Failed),
         };
         let record = RequestRecord {
             endpoint,
             outcome,
             status,
             took,
-            bytes_in,
-            bytes_out,
+            bytes_in: tally.received(),
+            bytes_out: tally.sent(),
         };
         (result, record)
     }
@@ -448,34 +452,6 @@ fn send_error(
     }
 }
 
-/// Request line, headers (with the Host and Content-Length the HTTP layer adds) and body, as
-/// sent over HTTP/1.1; TLS framing is not counted.
-fn request_bytes(request: &awc::ClientRequest, body_len: usize) -> u64 {
-    let uri = request.get_uri();
-    let target = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut n = request.get_method().as_str().len() + target.len() + " HTTP/1.1\r\n".len() + 1;
-    n += headers_bytes(request.headers());
-    n += "host: \r\n".len() + uri.authority().map_or(0, |a| a.as_str().len());
-    if body_len > 0 {
-        n += "content-length: \r\n".len() + body_len.to_string().len();
-    }
-    (n + 2 + body_len) as u64
-}
-
-/// Status line, headers and body received.
-fn response_bytes(r: &Response) -> u64 {
-    let reason = r.status.canonical_reason().unwrap_or("");
-    let status_line = "HTTP/1.1 200 \r\n".len() + reason.len();
-    (status_line + headers_bytes(&r.headers) + 2 + r.body.len()) as u64
-}
-
-fn headers_bytes(headers: &HeaderMap) -> usize {
-    headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
-        .sum()
-}
-
 impl Response {
     /// The response itself on 2xx; the server's problem (or status) as an error otherwise. No
     /// ACME resource answers with a redirect and the client follows none (a CA could loop it),
@@ -603,14 +579,5 @@ mod tests {
         assert!(err.to_string().contains("busy"));
 
         assert!(response(201, "{}").success(Endpoint::NewAccount).is_ok());
-    }
-
-    #[test]
-    fn counts_headers_and_body() {
-        let mut r = response(200, "12345");
-        r.headers
-            .insert(LOCATION, awc::http::header::HeaderValue::from_static("abc"));
-        // "HTTP/1.1 200 OK\r\n" (17) + "location: abc\r\n" (15) + "\r\n" (2) + body (5)
-        assert_eq!(response_bytes(&r), 17 + 15 + 2 + 5);
     }
 }

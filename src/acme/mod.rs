@@ -15,6 +15,7 @@ pub mod get;
 pub mod jws;
 pub mod key;
 pub mod key_change;
+pub mod meter;
 pub mod nonce;
 pub mod pem;
 pub mod problem;

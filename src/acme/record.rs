@@ -118,9 +118,10 @@ pub struct RequestRecord {
     pub status: u16,
     /// From sending the request to the last body byte, or to the failure.
     pub took: Duration,
-    /// Status line, headers and body received.
+    /// Bytes read from the network for it: TLS records of the answer, and of the handshake
+    /// when it opened the connection.
     pub bytes_in: u64,
-    /// Request line, headers and body sent.
+    /// Bytes written to the network for it, TLS included likewise.
     pub bytes_out: u64,
 }
 
