@@ -14,7 +14,7 @@ use testca::Limit;
 use wile_e_coyote::acme::wire::{Identifier, NewOrder};
 use wile_e_coyote::acme::{ari, RequestOutcome};
 use wile_e_coyote::chains::ChainKind;
-use wile_e_coyote::pool::Need;
+use wile_e_coyote::pool::{Need, NoNews};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -194,7 +194,7 @@ async fn a_refused_replaces_drops_the_certificate() {
         let lease = lab
             .stock
             .pool
-            .checkout(Need::Certificate, settings)
+            .checkout(Need::Certificate, settings, &NoNews)
             .unwrap();
         let cert = &lease.certificates()[0];
         let replaces = ari::cert_id(&cert.der).unwrap();
@@ -220,9 +220,13 @@ async fn a_refused_replaces_drops_the_certificate() {
         let mut owner = lab
             .stock
             .pool
-            .checkout(Need::Certificate, settings)
+            .checkout(Need::Certificate, settings, &NoNews)
             .unwrap();
-        let mut other = lab.stock.pool.checkout(Need::Account, settings).unwrap();
+        let mut other = lab
+            .stock
+            .pool
+            .checkout(Need::Account, settings, &NoNews)
+            .unwrap();
         other.add_certificate(owner.take_certificate(0));
     }
     let renew = lab.run(ChainKind::Renew).await;

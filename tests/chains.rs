@@ -13,7 +13,7 @@ use openssl::x509::X509;
 use wile_e_coyote::acme::wire::{AuthorizationStatus, OrderStatus};
 use wile_e_coyote::acme::{Account, AccountKey, RequestOutcome};
 use wile_e_coyote::chains::{deactivate_authz, failed_validation, ChainKind, Journal};
-use wile_e_coyote::pool::{HeldCertificate, Need};
+use wile_e_coyote::pool::{HeldCertificate, Need, NoNews};
 
 use RequestOutcome::{Expected, Ok as Fine};
 
@@ -27,7 +27,7 @@ fn serial(der: &[u8]) -> String {
 fn held(lab: &Lab) -> Vec<HeldCertificate> {
     let limits = lab.env.settings.chains.pool;
     let leases: Vec<_> =
-        std::iter::from_fn(|| lab.stock.pool.checkout(Need::Account, limits)).collect();
+        std::iter::from_fn(|| lab.stock.pool.checkout(Need::Account, limits, &NoNews)).collect();
     leases
         .iter()
         .flat_map(|l| l.certificates().iter().cloned())
@@ -39,7 +39,7 @@ fn pooled_account(lab: &Lab) -> (PKey<Private>, String) {
     let lease = lab
         .stock
         .pool
-        .checkout(Need::Account, lab.env.settings.chains.pool)
+        .checkout(Need::Account, lab.env.settings.chains.pool, &NoNews)
         .expect("an account in the pool");
     let account = lease.account();
     (account.key.pkey().clone(), account.url.clone())

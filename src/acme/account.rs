@@ -4,16 +4,14 @@
 //! [RFC 9773](https://www.rfc-editor.org/rfc/rfc9773) `replaces`), fetch, answer and deactivate
 //! authorizations, finalize, poll and download.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::jws::Signer;
 use super::wire::{
     AccountObject, AccountUpdate, Authorization, AuthorizationStatus, AuthorizationUpdate,
     Challenge, ChallengeType, Finalize, NewAccount, NewOrder, Order, OrderStatus,
 };
-use super::{b64, AccountKey, AcmeError, Client, Endpoint, Response};
+use super::{b64, AccountKey, AccountRefusal, AcmeError, Client, Endpoint, Response};
 
 /// A registered account: its key and its URL (the `kid` of every later request).
 #[derive(Debug)]
@@ -23,43 +21,16 @@ pub struct Account {
     /// Where the CA keeps the account; the `kid` of its requests
     /// ([RFC 8555 §7.3](https://www.rfc-editor.org/rfc/rfc8555#section-7.3)).
     pub url: String,
-    /// Set when the CA answered `accountDoesNotExist` to a request signed by this account (it
-    /// forgot the account, e.g. after a restart): the pool then drops it.
-    forgotten: AtomicBool,
-    /// Set when the CA refused a request of this account with `rateLimited` and said when to
-    /// come back (`Retry-After`): the pool hands it out again only after that.
-    limited_until: Mutex<Option<Instant>>,
 }
 
 impl Account {
-    /// An account the CA knows at `url` by `key`, neither forgotten nor set aside.
+    /// An account the CA knows at `url` by `key`.
     pub fn new(key: AccountKey, url: String) -> Self {
-        Account {
-            key,
-            url,
-            forgotten: AtomicBool::new(false),
-            limited_until: Mutex::new(None),
-        }
+        Account { key, url }
     }
 
     fn signer(&self) -> Signer<'_> {
         Signer::Kid(&self.key, &self.url)
-    }
-
-    /// Whether the CA said it does not know this account.
-    pub fn is_forgotten(&self) -> bool {
-        self.forgotten.load(Ordering::Relaxed)
-    }
-
-    /// Whether a rate limit's `Retry-After` still holds at `now`.
-    pub fn is_limited(&self, now: Instant) -> bool {
-        let until = *self.limited_until.lock().unwrap_or_else(|e| e.into_inner());
-        until.is_some_and(|until| until > now)
-    }
-
-    /// The account is not to be used for `wait` from now.
-    pub fn set_aside(&self, wait: Duration) {
-        *self.limited_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + wait);
     }
 }
 
@@ -303,8 +274,8 @@ impl Client {
         self.answered(response.json(endpoint))
     }
 
-    /// A POST signed by `account` (its URL as `kid`); an `accountDoesNotExist` answer marks
-    /// the account forgotten, a `rateLimited` one with `Retry-After` sets it aside that long.
+    /// A POST signed by `account` (its URL as `kid`); an `accountDoesNotExist` answer, or a
+    /// `rateLimited` one with `Retry-After`, is reported as a refusal of the account.
     pub(crate) async fn post_by(
         &self,
         account: &Account,
@@ -317,13 +288,15 @@ impl Client {
             .post(endpoint, url, account.signer(), payload, accept)
             .await;
         match &result {
-            Err(e) if e.is_account_forgotten() => account.forgotten.store(true, Ordering::Relaxed),
+            Err(e) if e.is_account_forgotten() => {
+                self.refused(account, AccountRefusal::Unknown);
+            }
             Err(AcmeError::Problem {
                 retry_after: Some(wait),
                 ..
             }) if result.as_ref().is_err_and(AcmeError::is_rate_limited) => {
-                account.set_aside((*wait).min(self.settings().max_rate_limit_wait));
-                self.forget_asked_wait();
+                let wait = (*wait).min(self.settings().max_rate_limit_wait);
+                self.refused(account, AccountRefusal::RateLimited(wait));
             }
             _ => {}
         }

@@ -313,10 +313,9 @@ impl Client {
         parsed
     }
 
-    /// The CA's `Retry-After` was dealt with where it applies (an account set aside): the
-    /// attacker need not wait for it.
-    pub(crate) fn forget_asked_wait(&self) {
-        self.recorder.wait_dealt_with();
+    /// The CA refused `account` beyond the request just made.
+    pub(crate) fn refused(&self, account: &super::Account, refusal: super::AccountRefusal) {
+        self.recorder.account_refused(&account.url, refusal);
     }
 
     /// The URL of an optional directory resource (`revokeCert`, `keyChange`, `renewalInfo`),

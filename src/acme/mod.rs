@@ -27,7 +27,7 @@ pub use account::Account;
 pub use client::{Client, ClientSettings, Response, Transport};
 pub use key::{AccountKey, JwsAlg, KeyType};
 pub use problem::{AcmeError, Problem};
-pub use record::{Convergence, Endpoint, Recorder, RequestOutcome, RequestRecord};
+pub use record::{AccountRefusal, Convergence, Endpoint, Recorder, RequestOutcome, RequestRecord};
 pub use revocation::RevokeAs;
 
 use base64::Engine;

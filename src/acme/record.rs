@@ -139,6 +139,16 @@ pub struct Convergence {
     pub agreed: bool,
 }
 
+/// What the CA said of the account that signed a request, beyond that one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountRefusal {
+    /// It does not know the account (`accountDoesNotExist`): it restarted, or purged it.
+    Unknown,
+    /// A rate limit refused the account, to be asked again after this (its `Retry-After`,
+    /// capped by [`super::ClientSettings::max_rate_limit_wait`]).
+    RateLimited(Duration),
+}
+
 /// Where a [`super::Client`] reports what each exchange did, as it happens. The chain running
 /// the client provides it and keeps its own journal beside (what it expected, how long the CA
 /// took to agree): the client knows the protocol, not the journeys.
@@ -151,8 +161,9 @@ pub trait Recorder {
     fn amend_last(&self, endpoint: Endpoint, outcome: RequestOutcome);
     /// An error answer carried `Retry-After: wait`.
     fn asked_to_wait(&self, wait: Duration);
-    /// The wait the CA asked for was dealt with where it applies (an account set aside).
-    fn wait_dealt_with(&self);
+    /// The CA refused a request signed by the account at `account_url` for a reason that
+    /// holds beyond the request (what the pool does with the account is the chain's call).
+    fn account_refused(&self, account_url: &str, refusal: AccountRefusal);
 }
 
 #[cfg(test)]

@@ -18,7 +18,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), ChainError> {
     }
     // `issue` is how subscribers arrive: with no account free in the pool, a new one comes,
     // whatever `chains.pool.when_empty` says.
-    match ctx.pool().checkout(Need::Account, settings.chains.pool) {
+    match ctx
+        .pool()
+        .checkout(Need::Account, settings.chains.pool, ctx.journal)
+    {
         None => as_new_subscriber(ctx).await,
         Some(lease) => {
             let mut first = Some(lease);
@@ -34,7 +37,8 @@ async fn as_new_subscriber(ctx: &Ctx<'_>) -> Result<(), ChainError> {
     let certificate = steps::obtain_certificate(ctx, &account, &names, with).await?;
     let mut holding = Holding::new(account);
     holding.certificates.push(certificate);
-    ctx.pool().deposit(holding, ctx.settings().chains.pool);
+    ctx.pool()
+        .deposit(holding, ctx.settings().chains.pool, ctx.journal);
     Ok(())
 }
 

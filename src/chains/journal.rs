@@ -1,12 +1,14 @@
 //! What one chain run leaves for the metrics: the exchanges its client reported (as the
 //! [`Recorder`]), and what only the chain knows — the refusals it expected, how long the CA
 //! took to agree with a change, the profile it ordered with, how long the CA asked it to wait.
+//! It also tells the pool what the CA said of the run's accounts (as their [`Standing`]).
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::acme::{Convergence, Endpoint, Recorder, RequestOutcome, RequestRecord};
+use crate::acme::{AccountRefusal, Convergence, Endpoint, Recorder, RequestOutcome, RequestRecord};
+use crate::pool::Standing;
 
 /// One chain run's journal; emptied by [`Journal::take`] when the run is reported.
 #[derive(Default)]
@@ -16,6 +18,10 @@ pub struct Journal {
     converged: RefCell<Vec<Convergence>>,
     profile: RefCell<Option<Arc<str>>>,
     asked_wait: Cell<Option<Duration>>,
+    /// Accounts the CA said it does not know, by URL.
+    forgotten: RefCell<Vec<String>>,
+    /// Accounts a rate limit set aside, by URL, until when.
+    set_aside: RefCell<Vec<(String, Instant)>>,
 }
 
 /// A reported chain run's journal.
@@ -75,6 +81,8 @@ impl Journal {
     /// Everything noted, leaving the journal empty.
     pub fn take(&self) -> Entries {
         self.asked_wait.set(None);
+        self.forgotten.take();
+        self.set_aside.take();
         let records = self.records.take();
         let retried = records
             .iter()
@@ -107,8 +115,34 @@ impl Recorder for Journal {
         self.asked_wait.set(Some(longest));
     }
 
-    fn wait_dealt_with(&self) {
-        self.asked_wait.set(None);
+    /// A rate limit on an account is dealt with by setting the account aside: the attacker
+    /// need not wait for it.
+    fn account_refused(&self, account_url: &str, refusal: AccountRefusal) {
+        match refusal {
+            AccountRefusal::Unknown => self.forgotten.borrow_mut().push(account_url.to_owned()),
+            AccountRefusal::RateLimited(wait) => {
+                self.asked_wait.set(None);
+                let until = Instant::now() + wait;
+                self.set_aside
+                    .borrow_mut()
+                    .push((account_url.to_owned(), until));
+            }
+        }
+    }
+}
+
+impl Standing for Journal {
+    fn forgotten(&self, url: &str) -> bool {
+        self.forgotten.borrow().iter().any(|u| u == url)
+    }
+
+    fn set_aside_until(&self, url: &str) -> Option<Instant> {
+        let set_aside = self.set_aside.borrow();
+        set_aside
+            .iter()
+            .filter(|(u, _)| u == url)
+            .map(|(_, t)| *t)
+            .max()
     }
 }
 
@@ -152,12 +186,29 @@ mod tests {
     }
 
     #[test]
-    fn keeps_the_longest_wait_asked_until_dealt_with() {
+    fn keeps_the_longest_wait_asked_until_an_account_is_set_aside_for_it() {
         let journal = Journal::default();
         journal.asked_to_wait(Duration::from_secs(2));
         journal.asked_to_wait(Duration::from_secs(1));
         assert_eq!(journal.asked_wait(), Some(Duration::from_secs(2)));
-        journal.wait_dealt_with();
+        let before = Instant::now();
+        journal.account_refused(
+            "https://ca/acct/1",
+            AccountRefusal::RateLimited(Duration::from_secs(60)),
+        );
         assert_eq!(journal.asked_wait(), None);
+        let until = journal.set_aside_until("https://ca/acct/1").unwrap();
+        assert!(until >= before + Duration::from_secs(60));
+        assert_eq!(journal.set_aside_until("https://ca/acct/2"), None);
+    }
+
+    #[test]
+    fn tells_the_pool_which_accounts_the_ca_forgot_until_taken() {
+        let journal = Journal::default();
+        journal.account_refused("https://ca/acct/1", AccountRefusal::Unknown);
+        assert!(journal.forgotten("https://ca/acct/1"));
+        assert!(!journal.forgotten("https://ca/acct/2"));
+        journal.take();
+        assert!(!journal.forgotten("https://ca/acct/1"));
     }
 }

@@ -18,7 +18,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), ChainError> {
     client.new_nonce().await?;
     let share = settings.chains.new_account.only_return_existing;
     if rand::rng().random_bool(share) {
-        if let Some(lease) = ctx.pool().checkout(Need::Account, settings.chains.pool) {
+        if let Some(lease) = ctx
+            .pool()
+            .checkout(Need::Account, settings.chains.pool, ctx.journal)
+        {
             return look_up(ctx, lease).await;
         }
     }
@@ -27,8 +30,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), ChainError> {
 
 async fn register(ctx: &Ctx<'_>) -> Result<(), ChainError> {
     let account = steps::register(ctx).await?;
-    ctx.pool()
-        .deposit(Holding::new(account), ctx.settings().chains.pool);
+    ctx.pool().deposit(
+        Holding::new(account),
+        ctx.settings().chains.pool,
+        ctx.journal,
+    );
     Ok(())
 }
 

@@ -131,14 +131,17 @@ pub async fn account<'p>(ctx: &Ctx<'p>, need: Need, fresh: bool) -> Result<Lease
     let limits = ctx.settings().chains.pool;
     let pool = &ctx.stock.pool;
     if !fresh {
-        if let Some(lease) = pool.checkout(need, limits) {
+        if let Some(lease) = pool.checkout(need, limits, ctx.journal) {
             return Ok(lease);
         }
         if limits.when_empty == WhenEmpty::Wait {
-            return pool.wait(need, limits).await.ok_or(ChainError::PoolEmpty {
-                need: need.name(),
-                waited: limits.wait_timeout,
-            });
+            return pool
+                .wait(need, limits, ctx.journal)
+                .await
+                .ok_or(ChainError::PoolEmpty {
+                    need: need.name(),
+                    waited: limits.wait_timeout,
+                });
         }
     }
     let mut holding = Holding::new(register(ctx).await?);
@@ -148,12 +151,12 @@ pub async fn account<'p>(ctx: &Ctx<'p>, need: Need, fresh: bool) -> Result<Lease
         let certificate = obtain_certificate(ctx, &holding.account, &names, with).await?;
         holding.certificates.push(certificate);
     }
-    Ok(pool.lease(holding, limits))
+    Ok(pool.lease(holding, limits, ctx.journal))
 }
 
 /// Runs `attempt` with a pooled account (`attempt(false)`); when the CA answers that it does
 /// not know that account (`accountDoesNotExist`: restarted, or purged), the pool has already
-/// dropped it, and the chain runs once more with a new account (`attempt(true)`). The refusal
+/// dropped it (the journal told it, as the account's lease ended), and the chain runs once more with a new account (`attempt(true)`). The refusal
 /// counts as an expected outcome.
 pub async fn retry_if_forgotten<F, Fut>(ctx: &Ctx<'_>, mut attempt: F) -> Result<(), ChainError>
 where

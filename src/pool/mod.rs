@@ -3,7 +3,8 @@
 //! every attacker on every thread. A chain takes an account out for its exclusive use (a
 //! [`Lease`]): a key rollover or a deactivation can then never pull an account from under
 //! another chain. The account comes back when the lease ends, unless the chain discarded it or
-//! the CA forgot it (`accountDoesNotExist`). Full, the pool evicts idle accounts.
+//! the CA forgot it (`accountDoesNotExist`), as the chain's [`Standing`] says. Full, the pool
+//! evicts idle accounts.
 //!
 //! Chains that only need a reference to an object (its URL, a certificate's DER) draw it
 //! through [`Source`], which another store of objects (Boulder's database) implements too.
@@ -44,6 +45,8 @@ pub struct HeldCertificate {
 pub struct Holding {
     pub account: Account,
     pub certificates: Vec<HeldCertificate>,
+    /// Not handed out before this: a rate limit's `Retry-After`.
+    set_aside_until: Option<Instant>,
 }
 
 impl Holding {
@@ -51,8 +54,47 @@ impl Holding {
         Holding {
             account,
             certificates: Vec::new(),
+            set_aside_until: None,
         }
     }
+
+    fn set_aside_at(&self, now: Instant) -> bool {
+        self.set_aside_until.is_some_and(|until| until > now)
+    }
+}
+
+/// What the CA said of accounts during a chain, read by the pool when an account comes back
+/// (its lease ends, or it is deposited): the chain keeps it, the pool acts on it.
+pub trait Standing {
+    /// The CA answered that it does not know the account at `url`: it leaves the pool.
+    fn forgotten(&self, url: &str) -> bool;
+    /// A rate limit keeps the account at `url` out of use until then (its `Retry-After`).
+    fn set_aside_until(&self, url: &str) -> Option<Instant>;
+}
+
+/// A [`Standing`] with nothing to say: accounts handled outside a chain run.
+pub struct NoNews;
+
+impl Standing for NoNews {
+    fn forgotten(&self, _: &str) -> bool {
+        false
+    }
+
+    fn set_aside_until(&self, _: &str) -> Option<Instant> {
+        None
+    }
+}
+
+/// `holding` as `standing` leaves it: gone if forgotten, else set aside as long as it says.
+fn judged(mut holding: Holding, standing: &dyn Standing) -> Option<Holding> {
+    let url = &holding.account.url;
+    if standing.forgotten(url) {
+        return None;
+    }
+    if let Some(until) = standing.set_aside_until(url) {
+        holding.set_aside_until = Some(holding.set_aside_until.map_or(until, |u| u.max(until)));
+    }
+    Some(holding)
 }
 
 /// What a chain needs from the pool.
@@ -118,45 +160,63 @@ impl Pool {
     }
 
     /// Takes the longest-idle account that meets `need` and is not set aside by a rate limit
-    /// (`Retry-After`), if any.
-    pub fn checkout(&self, need: Need, limits: PoolSettings) -> Option<Lease<'_>> {
+    /// (`Retry-After`), if any. What the CA says of it meanwhile comes from `standing`.
+    pub fn checkout<'p>(
+        &'p self,
+        need: Need,
+        limits: PoolSettings,
+        standing: &'p dyn Standing,
+    ) -> Option<Lease<'p>> {
         let mut inner = self.lock();
         let now = Instant::now();
         let at = inner
             .idle
             .iter()
-            .position(|h| need.met_by(h) && !h.account.is_limited(now))?;
+            .position(|h| need.met_by(h) && !h.set_aside_at(now))?;
         let holding = inner.idle.remove(at)?;
         inner.leased += 1;
-        Some(Lease::new(self, holding, limits))
+        Some(Lease::new(self, holding, limits, standing))
     }
 
     /// As [`Pool::checkout`], waiting up to `limits.wait_timeout` for another chain to bring
     /// one back; `None` when none came.
-    pub async fn wait(&self, need: Need, limits: PoolSettings) -> Option<Lease<'_>> {
+    pub async fn wait<'p>(
+        &'p self,
+        need: Need,
+        limits: PoolSettings,
+        standing: &'p dyn Standing,
+    ) -> Option<Lease<'p>> {
         let deadline = Instant::now() + limits.wait_timeout;
         loop {
             let notified = self.returned.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(lease) = self.checkout(need, limits) {
+            if let Some(lease) = self.checkout(need, limits, standing) {
                 return Some(lease);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || actix_rt::time::timeout(left, notified).await.is_err() {
-                return self.checkout(need, limits);
+                return self.checkout(need, limits, standing);
             }
         }
     }
 
     /// Puts a new account under lease at once: it joins the pool when the lease ends.
-    pub fn lease(&self, holding: Holding, limits: PoolSettings) -> Lease<'_> {
+    pub fn lease<'p>(
+        &'p self,
+        holding: Holding,
+        limits: PoolSettings,
+        standing: &'p dyn Standing,
+    ) -> Lease<'p> {
         self.lock().leased += 1;
-        Lease::new(self, holding, limits)
+        Lease::new(self, holding, limits, standing)
     }
 
-    /// Adds a new account, idle.
-    pub fn deposit(&self, holding: Holding, limits: PoolSettings) {
+    /// Adds a new account, idle, unless `standing` says the CA forgot it.
+    pub fn deposit(&self, holding: Holding, limits: PoolSettings, standing: &dyn Standing) {
+        let Some(holding) = judged(holding, standing) else {
+            return;
+        };
         let mut inner = self.lock();
         inner.idle.push_back(capped(holding, limits));
         evict_excess(&mut inner, limits);
@@ -247,15 +307,22 @@ pub struct Lease<'p> {
     pool: &'p Pool,
     holding: Option<Holding>,
     limits: PoolSettings,
+    standing: &'p dyn Standing,
     discarded: bool,
 }
 
 impl<'p> Lease<'p> {
-    fn new(pool: &'p Pool, holding: Holding, limits: PoolSettings) -> Self {
+    fn new(
+        pool: &'p Pool,
+        holding: Holding,
+        limits: PoolSettings,
+        standing: &'p dyn Standing,
+    ) -> Self {
         Lease {
             pool,
             holding: Some(holding),
             limits,
+            standing,
             discarded: false,
         }
     }
@@ -306,7 +373,9 @@ impl<'p> Lease<'p> {
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         let holding = self.holding.take();
-        let keep = holding.filter(|h| !self.discarded && !h.account.is_forgotten());
+        let keep = holding
+            .filter(|_| !self.discarded)
+            .and_then(|h| judged(h, self.standing));
         self.pool.end_lease(keep, self.limits);
     }
 }
@@ -347,9 +416,9 @@ mod tests {
     #[test]
     fn a_lease_is_exclusive_and_returns_the_account() {
         let pool = Pool::new();
-        pool.deposit(Holding::new(account(1)), limits(10));
-        let lease = pool.checkout(Need::Account, limits(10)).unwrap();
-        assert!(pool.checkout(Need::Account, limits(10)).is_none());
+        pool.deposit(Holding::new(account(1)), limits(10), &NoNews);
+        let lease = pool.checkout(Need::Account, limits(10), &NoNews).unwrap();
+        assert!(pool.checkout(Need::Account, limits(10), &NoNews).is_none());
         assert_eq!(pool.stats().leased, 1);
         drop(lease);
         assert_eq!(
@@ -361,37 +430,84 @@ mod tests {
         );
     }
 
+    /// What a chain heard from the CA, by account URL.
+    #[derive(Default)]
+    struct Said {
+        forgotten: Vec<String>,
+        until: Vec<(String, Instant)>,
+    }
+
+    impl Standing for Said {
+        fn forgotten(&self, url: &str) -> bool {
+            self.forgotten.iter().any(|u| u == url)
+        }
+
+        fn set_aside_until(&self, url: &str) -> Option<Instant> {
+            self.until.iter().find(|(u, _)| u == url).map(|(_, t)| *t)
+        }
+    }
+
     /// An account a rate limit set aside (`Retry-After`) is not handed out until then.
     #[test]
     fn accounts_set_aside_by_a_rate_limit_wait_their_turn() {
         let pool = Pool::new();
-        let limited = account(1);
-        limited.set_aside(Duration::from_secs(3600));
-        pool.deposit(Holding::new(limited), limits(10));
-        pool.deposit(Holding::new(account(2)), limits(10));
-        let lease = pool.checkout(Need::Account, limits(10)).unwrap();
+        let now = Instant::now();
+        let said = Said {
+            until: vec![
+                ("https://ca/acct/1".into(), now + Duration::from_secs(3600)),
+                ("https://ca/acct/3".into(), now),
+            ],
+            ..Said::default()
+        };
+        pool.deposit(Holding::new(account(1)), limits(10), &said);
+        pool.deposit(Holding::new(account(2)), limits(10), &said);
+        let lease = pool.checkout(Need::Account, limits(10), &said).unwrap();
         assert_eq!(lease.account().url, "https://ca/acct/2");
-        assert!(pool.checkout(Need::Account, limits(10)).is_none());
+        assert!(pool.checkout(Need::Account, limits(10), &NoNews).is_none());
         drop(lease);
-        let over = account(3);
-        over.set_aside(Duration::ZERO);
-        pool.deposit(Holding::new(over), limits(10));
+        pool.deposit(Holding::new(account(3)), limits(10), &said);
         assert_eq!(pool.stats().idle, 3);
-        let next = pool.checkout(Need::Account, limits(10)).unwrap();
+        let next = pool.checkout(Need::Account, limits(10), &NoNews).unwrap();
         assert_eq!(next.account().url, "https://ca/acct/2", "oldest available");
+    }
+
+    /// An account the CA forgot leaves the pool when its lease ends, and is never deposited.
+    #[test]
+    fn accounts_the_ca_forgot_leave() {
+        let pool = Pool::new();
+        let said = Said {
+            forgotten: vec!["https://ca/acct/1".into(), "https://ca/acct/2".into()],
+            ..Said::default()
+        };
+        pool.deposit(Holding::new(account(1)), limits(10), &NoNews);
+        let lease = pool.checkout(Need::Account, limits(10), &said).unwrap();
+        drop(lease);
+        pool.deposit(Holding::new(account(2)), limits(10), &said);
+        pool.deposit(Holding::new(account(3)), limits(10), &said);
+        assert_eq!(
+            pool.stats(),
+            PoolStats {
+                idle: 1,
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
     fn needs_are_matched_oldest_first() {
         let pool = Pool::new();
-        pool.deposit(Holding::new(account(1)), limits(10));
+        pool.deposit(Holding::new(account(1)), limits(10), &NoNews);
         let mut with_cert = Holding::new(account(2));
         with_cert.certificates.push(certificate(2));
-        pool.deposit(with_cert, limits(10));
-        let lease = pool.checkout(Need::Certificate, limits(10)).unwrap();
+        pool.deposit(with_cert, limits(10), &NoNews);
+        let lease = pool
+            .checkout(Need::Certificate, limits(10), &NoNews)
+            .unwrap();
         assert_eq!(lease.account().url, "https://ca/acct/2");
-        assert!(pool.checkout(Need::Certificate, limits(10)).is_none());
-        let any = pool.checkout(Need::Account, limits(10)).unwrap();
+        assert!(pool
+            .checkout(Need::Certificate, limits(10), &NoNews)
+            .is_none());
+        let any = pool.checkout(Need::Account, limits(10), &NoNews).unwrap();
         assert_eq!(any.account().url, "https://ca/acct/1");
     }
 
@@ -399,17 +515,17 @@ mod tests {
     fn full_pool_evicts_the_longest_idle() {
         let pool = Pool::new();
         for n in 0..5 {
-            pool.deposit(Holding::new(account(n)), limits(3));
+            pool.deposit(Holding::new(account(n)), limits(3), &NoNews);
         }
         let stats = pool.stats();
         assert_eq!((stats.idle, stats.evicted), (3, 2));
-        let first = pool.checkout(Need::Account, limits(3)).unwrap();
+        let first = pool.checkout(Need::Account, limits(3), &NoNews).unwrap();
         assert_eq!(first.account().url, "https://ca/acct/2");
 
         // Leased accounts count too: with 3 out, returning one to a pool of 1 evicts.
         let pool = Pool::new();
         let leases: Vec<Lease> = (0..3)
-            .map(|n| pool.lease(Holding::new(account(n)), limits(1)))
+            .map(|n| pool.lease(Holding::new(account(n)), limits(1), &NoNews))
             .collect();
         drop(leases);
         let stats = pool.stats();
@@ -424,7 +540,7 @@ mod tests {
             ..limits(4)
         };
         for n in 0..50 {
-            pool.deposit(Holding::new(account(n)), random);
+            pool.deposit(Holding::new(account(n)), random, &NoNews);
         }
         assert_eq!(pool.stats().idle, 4);
         assert_eq!(pool.stats().evicted, 46);
@@ -437,12 +553,12 @@ mod tests {
             max_certificates_per_account: 2,
             ..limits(10)
         };
-        let mut lease = pool.lease(Holding::new(account(1)), two);
+        let mut lease = pool.lease(Holding::new(account(1)), two, &NoNews);
         for n in 0..4 {
             lease.add_certificate(certificate(n));
         }
         drop(lease);
-        let lease = pool.checkout(Need::Certificate, two).unwrap();
+        let lease = pool.checkout(Need::Certificate, two, &NoNews).unwrap();
         let urls: Vec<&str> = lease
             .certificates()
             .iter()
@@ -454,7 +570,7 @@ mod tests {
     #[test]
     fn discarded_accounts_do_not_come_back() {
         let pool = Pool::new();
-        let mut lease = pool.lease(Holding::new(account(1)), limits(10));
+        let mut lease = pool.lease(Holding::new(account(1)), limits(10), &NoNews);
         lease.discard();
         drop(lease);
         assert_eq!(pool.stats(), PoolStats::default());
@@ -467,7 +583,7 @@ mod tests {
         assert_eq!(none.unwrap().unwrap(), None);
         let mut holding = Holding::new(account(1));
         holding.certificates.push(certificate(7));
-        pool.deposit(holding, limits(10));
+        pool.deposit(holding, limits(10), &NoNews);
         for (kind, url) in [
             (ObjectKind::Certificate, "https://ca/cert/7"),
             (ObjectKind::Order, "https://ca/order/7"),
@@ -491,12 +607,12 @@ mod tests {
         };
         let lease_pool = pool.clone();
         let giver = std::thread::spawn(move || {
-            let lease = lease_pool.lease(Holding::new(account(1)), wait);
+            let lease = lease_pool.lease(Holding::new(account(1)), wait, &NoNews);
             std::thread::sleep(Duration::from_millis(50));
             drop(lease);
         });
         let started = Instant::now();
-        let got = pool.wait(Need::Account, wait).await;
+        let got = pool.wait(Need::Account, wait, &NoNews).await;
         giver.join().unwrap();
         assert_eq!(got.unwrap().account().url, "https://ca/acct/1");
         assert!(started.elapsed() < Duration::from_secs(4));
@@ -505,6 +621,6 @@ mod tests {
             wait_timeout: Duration::from_millis(30),
             ..limits(10)
         };
-        assert!(pool.wait(Need::Certificate, short).await.is_none());
+        assert!(pool.wait(Need::Certificate, short, &NoNews).await.is_none());
     }
 }
