@@ -132,27 +132,31 @@ pub fn watch(
     };
     let (tx, rx) = mpsc::channel::<()>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let ours = event.is_ok_and(|e| {
-            (e.kind.is_modify() || e.kind.is_create())
-                && e.paths
-                    .iter()
-                    .any(|p| p.file_name() == file_name.as_deref())
-        });
-        if ours {
+        if event.is_ok_and(|e| concerns(&e, file_name.as_deref())) {
             let _ = tx.send(());
         }
     })?;
     watcher.watch(&dir, RecursiveMode::NonRecursive)?;
     std::thread::Builder::new()
         .name("config-watch".into())
-        .spawn(move || {
-            while rx.recv().is_ok() {
-                while rx.recv_timeout(DEBOUNCE).is_ok() {}
-                on_change();
-            }
-        })
+        .spawn(move || debounced(&rx, DEBOUNCE, on_change))
         .map_err(|e| notify::Error::generic(&e.to_string()))?;
     Ok(watcher)
+}
+
+/// Whether `event` wrote the file named `file_name`.
+fn concerns(event: &notify::Event, file_name: Option<&std::ffi::OsStr>) -> bool {
+    (event.kind.is_modify() || event.kind.is_create())
+        && event.paths.iter().any(|p| p.file_name() == file_name)
+}
+
+/// Calls `on_change` once per burst of `changes` (no new one for `quiet`), until the sender
+/// is gone.
+fn debounced(changes: &mpsc::Receiver<()>, quiet: Duration, on_change: impl Fn()) {
+    while changes.recv().is_ok() {
+        while changes.recv_timeout(quiet).is_ok() {}
+        on_change();
+    }
 }
 
 #[cfg(test)]
@@ -262,7 +266,7 @@ mod tests {
     }
 
     #[test]
-    fn watching_reports_a_burst_of_writes_once() {
+    fn an_editors_save_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wec.toml");
         std::fs::write(&path, "").unwrap();
@@ -277,12 +281,43 @@ mod tests {
         std::fs::write(&tmp, "[run]\n").unwrap();
         std::fs::rename(&tmp, &path).unwrap();
         std::fs::write(&path, "[run]\nthreads = 1\n").unwrap();
-        std::fs::write(dir.path().join("other.toml"), "").unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while calls.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+        while calls.load(Ordering::SeqCst) == 0 {
+            assert!(std::time::Instant::now() < deadline, "no reload in 5 s");
             std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    #[test]
+    fn a_burst_of_changes_is_reported_once() {
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..3 {
+            tx.send(()).unwrap();
+        }
+        drop(tx);
+        let calls = AtomicUsize::new(0);
+        // Every change is queued already and the sender is gone: no clock decides the count.
+        debounced(&rx, Duration::from_secs(60), || {
+            calls.fetch_add(1, Ordering::SeqCst);
+        });
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn only_writes_of_the_config_file_concern_the_watcher() {
+        use notify::event::{AccessKind, CreateKind, EventKind, ModifyKind};
+        let name = Some(std::ffi::OsStr::new("wec.toml"));
+        let event = |kind, path: &str| notify::Event::new(kind).add_path(PathBuf::from(path));
+        let modify = EventKind::Modify(ModifyKind::Any);
+        assert!(concerns(&event(modify, "/etc/wec/wec.toml"), name));
+        assert!(concerns(
+            &event(EventKind::Create(CreateKind::File), "/etc/wec/wec.toml"),
+            name
+        ));
+        assert!(!concerns(&event(modify, "/etc/wec/other.toml"), name));
+        assert!(!concerns(
+            &event(EventKind::Access(AccessKind::Any), "/etc/wec/wec.toml"),
+            name
+        ));
     }
 }
