@@ -71,7 +71,7 @@ fn check_contacts(ca: &Ca, contacts: &[String]) -> Result<(), Problem> {
         };
         ca.policy
             .email_domain(&domain.to_ascii_lowercase())
-            .map_err(invalid)?;
+            .map_err(|e| invalid(e.to_string()))?;
     }
     Ok(())
 }

@@ -123,7 +123,7 @@ impl Ca {
     /// Boulder goodkey with the blockedKeys check, as badPublicKey.
     pub fn key_policy(&self, key: &Jwk) -> Result<(), Problem> {
         let refused = if self.store.is_blocked(&key.digest) {
-            Err("public key is forbidden".to_string())
+            Err(jwk::BadKey::Blocked)
         } else {
             jwk::good_key(&key.key)
         };

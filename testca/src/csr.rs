@@ -198,7 +198,7 @@ pub fn check(req: &Request, store: &Store, policy: &Policy) -> Result<Csr, Probl
     })?;
     let digest = key.digest();
     let refused = if store.is_blocked(&digest) {
-        Err("public key is forbidden".to_string())
+        Err(crate::jwk::BadKey::Blocked)
     } else {
         good_key(&key.key)
     };

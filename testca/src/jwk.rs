@@ -201,41 +201,55 @@ impl Jwk {
     }
 }
 
+/// Why Boulder's goodkey policy refuses a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadKey {
+    #[error("unsupported key type")]
+    Unsupported,
+    #[error("key size not supported: {0}")]
+    Size(u32),
+    #[error("key exponent must be 65537")]
+    Exponent,
+    #[error("key is not on the curve")]
+    OffCurve,
+    #[error("ECDSA curve {0} not allowed")]
+    Curve(&'static str),
+    /// On the blocked-keys list (the caller's check).
+    #[error("public key is forbidden")]
+    Blocked,
+}
+
 /// Boulder's goodkey policy for account and certificate keys (the blocked-key check is the
 /// caller's): RSA of exactly 2048, 3072 or 4096 bits with exponent 65537; ECDSA P-256 or P-384.
-pub fn good_key(key: &PKeyRef<Public>) -> Result<(), String> {
+pub fn good_key(key: &PKeyRef<Public>) -> Result<(), BadKey> {
     match key.id() {
         Id::RSA => {
-            let rsa = key.rsa().map_err(|_| "unsupported key type".to_string())?;
+            let rsa = key.rsa().map_err(|_| BadKey::Unsupported)?;
             let bits = rsa.n().num_bits();
             if ![2048, 3072, 4096].contains(&bits) {
-                return Err(format!("key size not supported: {bits}"));
+                return Err(BadKey::Size(bits.unsigned_abs()));
             }
-            let e = rsa.e().to_vec();
-            if e != [1, 0, 1] {
-                return Err("key exponent must be 65537".into());
+            if rsa.e().to_vec() != [1, 0, 1] {
+                return Err(BadKey::Exponent);
             }
             Ok(())
         }
         Id::EC => {
-            let ec = key
-                .ec_key()
-                .map_err(|_| "unsupported key type".to_string())?;
+            let ec = key.ec_key().map_err(|_| BadKey::Unsupported)?;
             let nid = ec.group().curve_name();
             match nid {
                 Some(Nid::X9_62_PRIME256V1) | Some(Nid::SECP384R1) => {
                     match crate::spki::ec_point_valid(&ec) {
                         true => Ok(()),
-                        false => Err("key is not on the curve".to_string()),
+                        false => Err(BadKey::OffCurve),
                     }
                 }
-                _ => Err(format!(
-                    "ECDSA curve {} not allowed",
-                    nid.and_then(|n| n.short_name().ok()).unwrap_or("unknown")
+                _ => Err(BadKey::Curve(
+                    nid.and_then(|n| n.short_name().ok()).unwrap_or("unknown"),
                 )),
             }
         }
-        _ => Err("unsupported key type".into()),
+        _ => Err(BadKey::Unsupported),
     }
 }
 

@@ -19,6 +19,15 @@ pub struct Policy {
 
 type Refusal = (Kind, &'static str);
 
+/// Why a contact email's domain is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BadEmailDomain {
+    #[error("contact email has invalid domain: {0}")]
+    Invalid(&'static str),
+    #[error("contact email has forbidden domain {0:?}")]
+    Forbidden(String),
+}
+
 const fn malformed(detail: &'static str) -> Refusal {
     (Kind::Malformed, detail)
 }
@@ -141,11 +150,11 @@ impl Policy {
 
     /// Boulder `ValidEmail`'s domain rules: a valid public DNS name other than the
     /// example domains.
-    pub fn email_domain(&self, domain: &str) -> Result<(), String> {
+    pub fn email_domain(&self, domain: &str) -> Result<(), BadEmailDomain> {
         self.plain_domain(domain)
-            .map_err(|(_, detail)| format!("contact email has invalid domain: {detail}"))?;
+            .map_err(|(_, detail)| BadEmailDomain::Invalid(detail))?;
         if ["example.com", "example.net", "example.org"].contains(&domain) {
-            return Err(format!("contact email has forbidden domain {domain:?}"));
+            return Err(BadEmailDomain::Forbidden(domain.to_owned()));
         }
         Ok(())
     }
