@@ -9,9 +9,10 @@ use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
+use actix_rt::time::Instant;
 use anyhow::Context as _;
 use futures_util::FutureExt;
 use openssl::ssl::SslConnector;
@@ -324,7 +325,7 @@ impl Attacker {
     /// Logs a chain's failure, at most one line per `reason` per interval (with how many
     /// were held back since the last).
     fn log_limited(&self, reason: &str, line: impl FnOnce(usize) -> String) {
-        if let Some(held) = LogLimit::global().admit(reason, Instant::now()) {
+        if let Some(held) = LogLimit::global().admit(reason, std::time::Instant::now()) {
             let line = line(self.id);
             match held {
                 0 => log::warn!("{line}"),

@@ -141,7 +141,9 @@ pub async fn run(
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
     let begin = sharding.start_at.map(instant_of).transpose()?;
     let end = duration.map(|d| begin.unwrap_or_else(Instant::now) + d);
-    ramp_context.run(Ramp::new(schedule, shared, threads, ended_tx).sharded(sharding.shard, begin));
+    let ramp_begin = begin.map(actix_rt::time::Instant::from_std);
+    ramp_context
+        .run(Ramp::new(schedule, shared, threads, ended_tx).sharded(sharding.shard, ramp_begin));
     let control = match control_listener {
         Some(listener) => {
             let (handle, addr) = crate::control::start(

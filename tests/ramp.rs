@@ -1,6 +1,9 @@
 //! The Ramp actor with purpose-built journeys: a fixed wait, an HTTP request to a server that
 //! answers slowly, a chain that panics. What is tested is the Ramp (counts, timing, dropped
-//! starts, grace, supervision), so the journeys do not talk ACME.
+//! starts, grace, supervision), so the journeys do not talk ACME. Where the clock is the
+//! subject the test pauses it and runs the attackers on its own thread: time then moves only
+//! when everything waits, so no load on the machine can make a step late. Journeys that do
+//! network I/O run on the real clock (a paused one would jump over the I/O).
 
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -117,17 +120,29 @@ struct Daemon {
     metrics: Addr<Metrics>,
 }
 
-fn start(schedule: Schedule, journeys: Arc<dyn Journeys>, settings: Settings) -> Daemon {
-    start_shard(schedule, journeys, settings, None, None)
+/// Attacker threads for a test on a paused clock: none, so the attackers share the test's
+/// thread and its clock.
+const ON_TEST_THREAD: usize = 0;
+/// Attacker threads for journeys that do network I/O, on the real clock.
+const THREADS: usize = 2;
+
+fn start(
+    threads: usize,
+    schedule: Schedule,
+    journeys: Arc<dyn Journeys>,
+    settings: Settings,
+) -> Daemon {
+    start_shard(threads, schedule, journeys, settings, None, None)
 }
 
 /// As `start`, running `shard`'s part of the schedule from `begin` (`--shard`, `--start-at`).
 fn start_shard(
+    threads: usize,
     schedule: Schedule,
     journeys: Arc<dyn Journeys>,
     settings: Settings,
     shard: Option<Shard>,
-    begin: Option<Instant>,
+    begin: Option<actix_rt::time::Instant>,
 ) -> Daemon {
     let metrics = Metrics::new(Progress::off(), None).start();
     let registry = Registry::new(Duration::from_secs(60), 1000).start();
@@ -137,7 +152,7 @@ fn start_shard(
     };
     let shared = Shared::new(settings, ca, registry, metrics.clone(), journeys).unwrap();
     let (ended, _) = mpsc::unbounded_channel();
-    let ramp = Ramp::new(schedule, Arc::new(shared), 2, ended)
+    let ramp = Ramp::new(schedule, Arc::new(shared), threads, ended)
         .sharded(shard, begin)
         .start();
     Daemon { ramp, metrics }
@@ -182,11 +197,17 @@ fn ms(n: u64) -> Duration {
 
 #[actix_rt::test]
 async fn seq_reaches_each_count_in_order() {
+    tokio::time::pause();
     let schedule = Schedule::Workers(Workers::Seq {
         interval: ms(600),
         workers: vec![2, 7, 1, 4],
     });
-    let d = start(schedule, Arc::new(Wait(ms(20))), settings(ms(500)));
+    let d = start(
+        ON_TEST_THREAD,
+        schedule,
+        Arc::new(Wait(ms(20))),
+        settings(ms(500)),
+    );
     for (i, expected) in [2, 7, 1, 4].into_iter().enumerate() {
         let step = i + 1;
         let status = d
@@ -210,12 +231,18 @@ async fn seq_reaches_each_count_in_order() {
 
 #[actix_rt::test]
 async fn aseq_adds_then_clamps() {
+    tokio::time::pause();
     let schedule = Schedule::Workers(Workers::Aseq {
         increment: 3,
         final_workers: 8,
         interval: ms(500),
     });
-    let d = start(schedule, Arc::new(Wait(ms(20))), settings(ms(500)));
+    let d = start(
+        ON_TEST_THREAD,
+        schedule,
+        Arc::new(Wait(ms(20))),
+        settings(ms(500)),
+    );
     for (i, expected) in [3, 6, 8].into_iter().enumerate() {
         let step = i + 1;
         let status = d
@@ -238,6 +265,7 @@ async fn aseq_adds_then_clamps() {
 
 #[actix_rt::test]
 async fn scale_down_waits_for_the_chain_then_interrupts_after_grace() {
+    tokio::time::pause();
     // Chains take 10 s; scaling 4 → 1 after 2 s with a 1 s grace interrupts 3 of them.
     let schedule = Schedule::Workers(Workers::Seq {
         interval: ms(2000),
@@ -247,7 +275,12 @@ async fn scale_down_waits_for_the_chain_then_interrupts_after_grace() {
         wait: ms(10_000),
         started: AtomicUsize::new(0),
     });
-    let d = start(schedule, journeys.clone(), settings(ms(1000)));
+    let d = start(
+        ON_TEST_THREAD,
+        schedule,
+        journeys.clone(),
+        settings(ms(1000)),
+    );
     let busy = d
         .wait_for("4 chains started", ms(5000), |_| {
             journeys.started.load(Ordering::SeqCst) == 4
@@ -301,6 +334,7 @@ async fn rate_starts_the_asked_number_of_chains_against_a_slow_target() {
         max_in_flight: 1000,
     };
     let d = start(
+        THREADS,
         Schedule::Rate(rate.clone()),
         Arc::new(SlowGet(url)),
         settings(ms(2000)),
@@ -345,6 +379,7 @@ async fn starts_beyond_max_in_flight_are_dropped_and_counted() {
         max_in_flight: 5,
     };
     let d = start(
+        THREADS,
         Schedule::Rate(rate),
         Arc::new(SlowGet(url)),
         settings(ms(2000)),
@@ -372,12 +407,13 @@ async fn starts_beyond_max_in_flight_are_dropped_and_counted() {
 
 #[actix_rt::test]
 async fn a_crashing_attacker_is_restarted_and_counted() {
+    tokio::time::pause();
     let journeys = Arc::new(PanicsFirst {
         crashes: 2,
         runs: AtomicUsize::new(0),
     });
     let schedule = Schedule::Workers(Workers::Hammer { workers: 1 });
-    let d = start(schedule, journeys, settings(ms(500)));
+    let d = start(ON_TEST_THREAD, schedule, journeys, settings(ms(500)));
     // The first panic may take a while when RUST_BACKTRACE makes the hook symbolise.
     let deadline = Instant::now() + Duration::from_secs(10);
     let restarted = loop {
@@ -407,12 +443,13 @@ async fn a_crashing_attacker_is_restarted_and_counted() {
 
 #[actix_rt::test]
 async fn a_crash_loop_backs_off() {
+    tokio::time::pause();
     let journeys = Arc::new(PanicsFirst {
         crashes: usize::MAX,
         runs: AtomicUsize::new(0),
     });
     let schedule = Schedule::Workers(Workers::Hammer { workers: 2 });
-    let d = start(schedule, journeys, settings(ms(500)));
+    let d = start(ON_TEST_THREAD, schedule, journeys, settings(ms(500)));
     // The first panic may take a while when RUST_BACKTRACE makes the hook symbolise.
     d.wait_for("two crashes", ms(10_000), |s| s.restarts >= 2)
         .await;
@@ -428,6 +465,7 @@ async fn a_crash_loop_backs_off() {
 /// quarter of the schedule from there; one whose start is ahead waits for it.
 #[actix_rt::test]
 async fn a_shard_joins_late_or_waits_for_its_start() {
+    tokio::time::pause();
     let shard = Shard::parse("2/4").unwrap();
     let rate = Rate {
         per_sec: 100.0,
@@ -441,11 +479,12 @@ async fn a_shard_joins_late_or_waits_for_its_start() {
         })
     };
     let late = start_shard(
+        ON_TEST_THREAD,
         Schedule::Rate(rate.clone()),
         quick(),
         settings(ms(2000)),
         Some(shard),
-        Some(Instant::now() - ms(1000)),
+        Some(actix_rt::time::Instant::now() - ms(1000)),
     );
     let status = late.wait_for("starts", ms(5000), |s| s.starts > 0).await;
     assert_eq!(status.shard.as_deref(), Some("2/4"));
@@ -468,9 +507,10 @@ async fn a_shard_joins_late_or_waits_for_its_start() {
     assert!(status.starts > 0, "{status:?}");
     late.stop(ms(2000)).await;
 
-    // Far enough ahead that the status below is read before it, even on a loaded machine.
-    let begin = Instant::now() + ms(1500);
+    // Ahead of the status read below: on the paused clock nothing moves until all waits.
+    let begin = actix_rt::time::Instant::now() + ms(1500);
     let early = start_shard(
+        ON_TEST_THREAD,
         Schedule::Rate(rate),
         quick(),
         settings(ms(2000)),
@@ -478,7 +518,10 @@ async fn a_shard_joins_late_or_waits_for_its_start() {
         Some(begin),
     );
     let waiting = early.ramp.send(GetStatus).await.unwrap();
-    assert!(Instant::now() < begin, "the status came after the start");
+    assert!(
+        actix_rt::time::Instant::now() < begin,
+        "the status came after the start"
+    );
     assert_eq!(
         (waiting.starts, waiting.skipped_starts),
         (0, 0),

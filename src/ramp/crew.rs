@@ -3,16 +3,16 @@
 //! so a crash is restarted by its supervisor; a retiring attacker is held weakly, so its stop
 //! is final.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Instant;
-
 use actix::prelude::*;
 use actix::WeakAddr;
+use actix_rt::time::Instant;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::attacker::{Abort, Attacker, AttackerEvent, Duty, Retire, Shared, UseShared};
 
 pub struct Crew {
+    /// Empty: attackers run on the Ramp's own arbiter.
     arbiters: Vec<Arbiter>,
     next_arbiter: usize,
     next_id: usize,
@@ -27,10 +27,11 @@ pub struct Crew {
 }
 
 impl Crew {
-    /// Attackers are spread round-robin over `threads` arbiters.
+    /// Attackers are spread round-robin over `threads` arbiters of their own; with none, they
+    /// run on the Ramp's arbiter (one thread for everything, and one clock: tests pause it).
     pub fn new(threads: usize) -> Self {
         Crew {
-            arbiters: (0..threads.max(1)).map(|_| Arbiter::new()).collect(),
+            arbiters: (0..threads).map(|_| Arbiter::new()).collect(),
             next_arbiter: 0,
             next_id: 0,
             looping: Vec::new(),
@@ -52,7 +53,10 @@ impl Crew {
     ) -> (usize, Addr<Attacker>) {
         let id = self.next_id;
         self.next_id += 1;
-        let arbiter = self.arbiters[self.next_arbiter % self.arbiters.len()].handle();
+        let arbiter = match self.arbiters.len() {
+            0 => Arbiter::current(),
+            n => self.arbiters[self.next_arbiter % n].handle(),
+        };
         self.next_arbiter += 1;
         let (shared, ramp) = (shared.clone(), ramp.clone());
         let addr =

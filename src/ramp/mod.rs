@@ -12,9 +12,10 @@ mod status;
 pub use status::{GetStatus, RampStatus};
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
+use actix_rt::time::Instant;
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
 

@@ -1,7 +1,9 @@
 //! How the Ramp runs a shard's part of the schedule and starts it at `--start-at`: waiting
 //! for the instant, or joining the schedule where it stands and counting what it skipped.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use actix_rt::time::Instant;
 
 use actix::prelude::*;
 
