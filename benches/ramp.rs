@@ -3,37 +3,12 @@
 //! is the Ramp, not a server). Run: `cargo bench --bench ramp`. Under `cargo test` (no
 //! `--bench` argument) it runs a small version with the same checks, so it cannot rot.
 
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Actor;
-use tokio::sync::mpsc;
-use wile_e_coyote::acme::{Client, Transport};
-use wile_e_coyote::attacker::Shared;
-use wile_e_coyote::ca::Ca;
-use wile_e_coyote::chains::{ChainEnv, Journal, Journey, Journeys};
-use wile_e_coyote::challenge::Registry;
-use wile_e_coyote::config::Settings;
-use wile_e_coyote::metrics::progress::Progress;
-use wile_e_coyote::metrics::Metrics;
 use wile_e_coyote::ramp::{GetStatus, Ramp, Shutdown};
 use wile_e_coyote::schedule::{Schedule, Workers};
-
-struct Wait(Duration);
-
-impl Journeys for Wait {
-    fn next(&self, _: Rc<Client>, _: Rc<Journal>, _: Rc<ChainEnv>) -> Journey {
-        let wait = self.0;
-        (
-            "wait",
-            Box::pin(async move {
-                actix_rt::time::sleep(wait).await;
-                Ok(())
-            }),
-        )
-    }
-}
+use wile_e_coyote::test_support::ramp::{self, RampSpec, Wait};
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -45,27 +20,15 @@ fn rss_kib() -> u64 {
 }
 
 fn start(schedule: Schedule, chain: Duration, think: Duration) -> actix::Addr<Ramp> {
-    let mut settings = Settings::load_with_env(None, Some(Default::default())).unwrap();
+    let mut settings = ramp::settings();
     settings.run.think_time = think;
     settings.run.grace_period = Duration::from_secs(1);
-    let directory = serde_json::from_str(
-        r#"{"newNonce":"http://127.0.0.1:1/n","newAccount":"http://127.0.0.1:1/a","newOrder":"http://127.0.0.1:1/o"}"#,
-    )
-    .unwrap();
-    let ca = Ca {
-        tls: Transport::tls_connector(&[]).unwrap(),
-        directory,
-    };
-    let shared = Shared::new(
+    RampSpec {
         settings,
-        ca,
-        Registry::new(Duration::from_secs(60), 1000).start(),
-        Metrics::new(Progress::off(), None).start(),
-        Arc::new(Wait(chain)),
-    )
-    .unwrap();
-    let (ended, _) = mpsc::unbounded_channel();
-    Ramp::new(schedule, Arc::new(shared), 2, ended).start()
+        ..RampSpec::new(2, schedule, Arc::new(Wait(chain)))
+    }
+    .start()
+    .ramp
 }
 
 async fn step_lateness(high: usize, steps: usize) {

@@ -1,6 +1,6 @@
 //! Certificates for tests, made with openssl: one builder for the unit tests, the integration
 //! tests and the benchmarks (built with the `testing` feature, which the crate's own
-//! dev-dependency on itself turns on).
+//! dev-dependency on itself turns on); the Ramp's harness ([`ramp`]).
 
 use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
@@ -12,6 +12,8 @@ use openssl::x509::extension::{
 use openssl::x509::{X509Extension, X509NameBuilder, X509Ref, X509};
 
 use crate::acme::KeyType;
+
+pub mod ramp;
 
 /// When a test certificate stops being valid.
 #[derive(Debug, Clone, Copy)]

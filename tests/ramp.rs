@@ -10,37 +10,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, Addr};
 use actix_web::{web, App, HttpServer};
-use tokio::sync::mpsc;
-use wile_e_coyote::acme::wire::Directory;
-use wile_e_coyote::acme::Transport;
-use wile_e_coyote::attacker::Shared;
-use wile_e_coyote::ca::Ca;
 use wile_e_coyote::chains::{ChainEnv, ChainError, Journal, Journey, Journeys};
-use wile_e_coyote::challenge::Registry;
 use wile_e_coyote::config::Settings;
-use wile_e_coyote::metrics::progress::Progress;
-use wile_e_coyote::metrics::{GetSummary, Metrics};
-use wile_e_coyote::ramp::{GetStatus, Ramp, RampStatus, Shutdown};
+use wile_e_coyote::metrics::GetSummary;
+use wile_e_coyote::ramp::{GetStatus, RampStatus, Shutdown};
 use wile_e_coyote::report::summary::Summary;
 use wile_e_coyote::schedule::{Rate, Schedule, Shard, Workers};
-
-/// A journey that waits a fixed time.
-struct Wait(Duration);
-
-impl Journeys for Wait {
-    fn next(&self, _: Rc<wile_e_coyote::acme::Client>, _: Rc<Journal>, _: Rc<ChainEnv>) -> Journey {
-        let wait = self.0;
-        (
-            "wait",
-            Box::pin(async move {
-                actix_rt::time::sleep(wait).await;
-                Ok(())
-            }),
-        )
-    }
-}
+use wile_e_coyote::test_support::ramp::{RampRig, RampSpec, Wait};
 
 /// A journey that waits a fixed time and counts the chains that began.
 struct Counted {
@@ -108,18 +85,6 @@ impl Journeys for PanicsFirst {
     }
 }
 
-fn directory() -> Directory {
-    serde_json::from_str(
-        r#"{"newNonce":"http://127.0.0.1:1/n","newAccount":"http://127.0.0.1:1/a","newOrder":"http://127.0.0.1:1/o"}"#,
-    )
-    .unwrap()
-}
-
-struct Daemon {
-    ramp: Addr<Ramp>,
-    metrics: Addr<Metrics>,
-}
-
 /// Attacker threads for a test on a paused clock: none, so the attackers share the test's
 /// thread and its clock.
 const ON_TEST_THREAD: usize = 0;
@@ -131,34 +96,26 @@ fn start(
     schedule: Schedule,
     journeys: Arc<dyn Journeys>,
     settings: Settings,
-) -> Daemon {
-    start_shard(threads, schedule, journeys, settings, None, None)
+) -> RampRig {
+    RampSpec {
+        settings,
+        ..RampSpec::new(threads, schedule, journeys)
+    }
+    .start()
 }
 
-/// As `start`, running `shard`'s part of the schedule from `begin` (`--shard`, `--start-at`).
-fn start_shard(
-    threads: usize,
-    schedule: Schedule,
-    journeys: Arc<dyn Journeys>,
-    settings: Settings,
-    shard: Option<Shard>,
-    begin: Option<actix_rt::time::Instant>,
-) -> Daemon {
-    let metrics = Metrics::new(Progress::off(), None).start();
-    let registry = Registry::new(Duration::from_secs(60), 1000).start();
-    let ca = Ca {
-        tls: Transport::tls_connector(&[]).unwrap(),
-        directory: directory(),
-    };
-    let shared = Shared::new(settings, ca, registry, metrics.clone(), journeys).unwrap();
-    let (ended, _) = mpsc::unbounded_channel();
-    let ramp = Ramp::new(schedule, Arc::new(shared), threads, ended)
-        .sharded(shard, begin)
-        .start();
-    Daemon { ramp, metrics }
+/// Asking a running Ramp and its Metrics actor.
+trait Ask {
+    async fn wait_for(
+        &self,
+        what: &str,
+        limit: Duration,
+        done: impl Fn(&RampStatus) -> bool,
+    ) -> RampStatus;
+    async fn stop(self, grace: Duration) -> Summary;
 }
 
-impl Daemon {
+impl Ask for RampRig {
     /// Polls the status every 10 ms until `done` holds; panics with the last status after
     /// `limit`. Waiting for a state, not for an instant, keeps a loaded machine from failing
     /// the test: the schedule's own clock still decides when a step comes.
@@ -186,7 +143,7 @@ impl Daemon {
 }
 
 fn settings(grace: Duration) -> Settings {
-    let mut s = Settings::load_with_env(None, Some(Default::default())).unwrap();
+    let mut s = wile_e_coyote::test_support::ramp::settings();
     s.run.grace_period = grace;
     s
 }
@@ -478,14 +435,13 @@ async fn a_shard_joins_late_or_waits_for_its_start() {
             runs: AtomicUsize::new(0),
         })
     };
-    let late = start_shard(
-        ON_TEST_THREAD,
-        Schedule::Rate(rate.clone()),
-        quick(),
-        settings(ms(2000)),
-        Some(shard),
-        Some(actix_rt::time::Instant::now() - ms(1000)),
-    );
+    let late = RampSpec {
+        settings: settings(ms(2000)),
+        shard: Some(shard),
+        begin: Some(actix_rt::time::Instant::now() - ms(1000)),
+        ..RampSpec::new(ON_TEST_THREAD, Schedule::Rate(rate.clone()), quick())
+    }
+    .start();
     let status = late.wait_for("starts", ms(5000), |s| s.starts > 0).await;
     assert_eq!(status.shard.as_deref(), Some("2/4"));
     assert_eq!(status.rate_per_s, Some(25.0));
@@ -509,14 +465,13 @@ async fn a_shard_joins_late_or_waits_for_its_start() {
 
     // Ahead of the status read below: on the paused clock nothing moves until all waits.
     let begin = actix_rt::time::Instant::now() + ms(1500);
-    let early = start_shard(
-        ON_TEST_THREAD,
-        Schedule::Rate(rate),
-        quick(),
-        settings(ms(2000)),
-        Some(shard),
-        Some(begin),
-    );
+    let early = RampSpec {
+        settings: settings(ms(2000)),
+        shard: Some(shard),
+        begin: Some(begin),
+        ..RampSpec::new(ON_TEST_THREAD, Schedule::Rate(rate), quick())
+    }
+    .start();
     let waiting = early.ramp.send(GetStatus).await.unwrap();
     assert!(
         actix_rt::time::Instant::now() < begin,
