@@ -408,6 +408,7 @@ fn count_chain(c: &mut ChainStats, outcome: &ChainOutcome, took: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::tests::chain;
 
     fn request(endpoint: Endpoint, outcome: RequestOutcome, ms: u64) -> RequestRecord {
         RequestRecord {
@@ -417,19 +418,6 @@ mod tests {
             took: Duration::from_millis(ms),
             bytes_in: 100,
             bytes_out: 50,
-        }
-    }
-
-    fn done(outcome: ChainOutcome, ms: u64, requests: Vec<RequestRecord>) -> ChainDone {
-        ChainDone {
-            chain: "issue",
-            took: Duration::from_millis(ms),
-            outcome,
-            requests,
-            bad_nonce_retries: 0,
-            expected: vec![],
-            converged: vec![],
-            profile: None,
         }
     }
 
@@ -443,7 +431,7 @@ mod tests {
         for ms in 1..=100 {
             add(
                 &mut stats,
-                done(
+                chain(
                     ChainOutcome::Ok,
                     ms,
                     vec![request(Endpoint::NewOrder, RequestOutcome::Ok, ms)],
@@ -454,11 +442,11 @@ mod tests {
             reason: "acme:rejectedIdentifier".into(),
             message: "first".into(),
         };
-        add(&mut stats, done(failed.clone(), 5, vec![]));
-        add(&mut stats, done(failed, 6, vec![]));
+        add(&mut stats, chain(failed.clone(), 5, vec![]));
+        add(&mut stats, chain(failed, 6, vec![]));
         add(
             &mut stats,
-            done(
+            chain(
                 ChainOutcome::Ok,
                 10,
                 vec![
@@ -467,7 +455,7 @@ mod tests {
                 ],
             ),
         );
-        add(&mut stats, done(ChainOutcome::Interrupted, 10, vec![]));
+        add(&mut stats, chain(ChainOutcome::Interrupted, 10, vec![]));
 
         let s = stats.summary(Duration::from_secs(10));
         let issue = &s.chains["issue"];
@@ -513,7 +501,7 @@ mod tests {
                 ..request(Endpoint::Authz, RequestOutcome::Ok, 0)
             })
             .collect();
-        add(&mut stats, done(ChainOutcome::Ok, 1, requests));
+        add(&mut stats, chain(ChainOutcome::Ok, 1, requests));
         samples.sort_unstable();
         let p = stats.summary(Duration::from_secs(1)).requests["authz"]
             .latency_ms
@@ -540,7 +528,7 @@ mod tests {
     fn expected_refusals_are_neither_ok_nor_failed() {
         let mut stats = Stats::default();
         for _ in 0..3 {
-            let mut revoke = done(
+            let mut revoke = chain(
                 ChainOutcome::Ok,
                 20,
                 vec![
@@ -575,7 +563,7 @@ mod tests {
         use crate::acme::Convergence;
         let mut stats = Stats::default();
         let shortlived: std::sync::Arc<str> = "shortlived".into();
-        let mut limited = done(
+        let mut limited = chain(
             ChainOutcome::RateLimited {
                 message: "too many".into(),
             },
@@ -584,11 +572,11 @@ mod tests {
         );
         limited.profile = Some(shortlived.clone());
         add(&mut stats, limited);
-        let mut ok = done(ChainOutcome::Ok, 40, vec![]);
+        let mut ok = chain(ChainOutcome::Ok, 40, vec![]);
         ok.profile = Some(shortlived);
         add(&mut stats, ok);
         for (ms, agreed) in [(4_000, true), (5_000, true), (10_000, false)] {
-            let mut rollover = done(ChainOutcome::Ok, ms, vec![]);
+            let mut rollover = chain(ChainOutcome::Ok, ms, vec![]);
             rollover.chain = "key-rollover";
             rollover.converged = vec![Convergence {
                 what: "new-key",
@@ -630,7 +618,7 @@ mod tests {
                 reason: format!("http-{i}:order\u{1b}[31m"),
                 message: format!("line one\nline two {}", "x".repeat(10_000)),
             };
-            add(&mut stats, done(failed, 1, vec![]));
+            add(&mut stats, chain(failed, 1, vec![]));
         }
         let s = stats.summary(Duration::from_secs(1));
         assert_eq!(s.chains_failed(), 1_000);

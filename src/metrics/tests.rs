@@ -50,7 +50,8 @@ fn request(endpoint: Endpoint, outcome: RequestOutcome, ms: u64) -> RequestRecor
     }
 }
 
-fn chain(outcome: ChainOutcome, ms: u64, requests: Vec<RequestRecord>) -> ChainDone {
+/// A finished `issue` chain (the stats tests use it too).
+pub(super) fn chain(outcome: ChainOutcome, ms: u64, requests: Vec<RequestRecord>) -> ChainDone {
     ChainDone {
         chain: "issue",
         took: Duration::from_millis(ms),
