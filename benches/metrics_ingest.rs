@@ -65,16 +65,8 @@ fn report(i: u64) -> ChainDone {
     } else {
         ChainOutcome::Ok
     };
-    ChainDone {
-        chain: "issue",
-        took: Duration::from_micros(50_000 + (i * 7919) % 150_000),
-        outcome,
-        requests,
-        bad_nonce_retries: 0,
-        expected: vec![],
-        converged: vec![],
-        profile: None,
-    }
+    let took = Duration::from_micros(50_000 + (i * 7919) % 150_000);
+    ChainDone::new("issue", took, outcome, requests)
 }
 
 /// CPU time (user + system) of thread `tid` of this process, in seconds.

@@ -362,15 +362,13 @@ impl Attacker {
 
     fn report(&self, run: Running, outcome: ChainOutcome) {
         let entries = run.journal.take();
+        let took = run.scheduled.elapsed();
         self.shared.metrics.do_send(ChainDone {
-            chain: run.chain,
-            took: run.scheduled.elapsed(),
-            outcome,
-            requests: entries.records,
             bad_nonce_retries: entries.bad_nonce_retries,
             expected: entries.expected,
             converged: entries.converged,
             profile: entries.profile,
+            ..ChainDone::new(run.chain, took, outcome, entries.records)
         });
     }
 

@@ -59,6 +59,28 @@ pub struct ChainDone {
     pub profile: Option<Arc<str>>,
 }
 
+impl ChainDone {
+    /// A run of `chain` that ended with `outcome` after `took`, with its exchanges and
+    /// nothing else noted.
+    pub fn new(
+        chain: &'static str,
+        took: Duration,
+        outcome: ChainOutcome,
+        requests: Vec<RequestRecord>,
+    ) -> Self {
+        ChainDone {
+            chain,
+            took,
+            outcome,
+            requests,
+            bad_nonce_retries: 0,
+            expected: Vec::new(),
+            converged: Vec::new(),
+            profile: None,
+        }
+    }
+}
+
 /// The number of live attackers changed.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]

@@ -333,16 +333,7 @@ mod tests {
     }
 
     fn chain(outcome: ChainOutcome, requests: Vec<RequestRecord>) -> ChainDone {
-        ChainDone {
-            chain: "issue",
-            took: Duration::from_micros(112_345),
-            outcome,
-            requests,
-            bad_nonce_retries: 0,
-            expected: vec![],
-            converged: vec![],
-            profile: None,
-        }
+        ChainDone::new("issue", Duration::from_micros(112_345), outcome, requests)
     }
 
     fn request(endpoint: Endpoint, outcome: RequestOutcome, micros: u64) -> RequestRecord {

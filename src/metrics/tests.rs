@@ -52,16 +52,7 @@ fn request(endpoint: Endpoint, outcome: RequestOutcome, ms: u64) -> RequestRecor
 
 /// A finished `issue` chain (the stats tests use it too).
 pub(super) fn chain(outcome: ChainOutcome, ms: u64, requests: Vec<RequestRecord>) -> ChainDone {
-    ChainDone {
-        chain: "issue",
-        took: Duration::from_millis(ms),
-        outcome,
-        requests,
-        bad_nonce_retries: 0,
-        expected: vec![],
-        converged: vec![],
-        profile: None,
-    }
+    ChainDone::new("issue", Duration::from_millis(ms), outcome, requests)
 }
 
 #[actix_rt::test]

@@ -14,26 +14,23 @@ use crate::metrics::stats::Stats;
 use crate::metrics::{ChainDone, ChainOutcome};
 
 fn done(outcome: ChainOutcome, ms: u64) -> ChainDone {
+    let request = RequestRecord {
+        endpoint: Endpoint::NewOrder,
+        outcome: RequestOutcome::Ok,
+        status: 201,
+        took: Duration::from_micros(ms * 10),
+        bytes_in: 100,
+        bytes_out: 10,
+    };
     ChainDone {
-        chain: "issue",
-        took: Duration::from_millis(ms),
-        outcome,
-        requests: vec![RequestRecord {
-            endpoint: Endpoint::NewOrder,
-            outcome: RequestOutcome::Ok,
-            status: 201,
-            took: Duration::from_micros(ms * 10),
-            bytes_in: 100,
-            bytes_out: 10,
-        }],
         bad_nonce_retries: 1,
-        expected: vec![],
         converged: vec![Convergence {
             what: "new-key",
             took: Duration::from_millis(ms * 3),
             agreed: true,
         }],
         profile: Some("shortlived".into()),
+        ..ChainDone::new("issue", Duration::from_millis(ms), outcome, vec![request])
     }
 }
 
