@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use actix::Actor;
 use common::tls::Pki;
-use common::{free_addr, require, run_bounded, show, start_on_free_ports};
+use common::{curl_status, free_addr, require, run_bounded, show, start_on_free_ports};
 use wile_e_coyote::challenge::doh::DohTls;
 use wile_e_coyote::challenge::registry::txt_value;
 use wile_e_coyote::challenge::{
@@ -245,25 +245,6 @@ async fn dns_over_https_refuses_what_is_not_a_dns_message() {
     };
     let server = start_on_free_ports(&mut settings, ChallengeServer::start);
     let doh = settings.doh[0];
-    let curl = |ca: PathBuf, args: Vec<String>| {
-        actix_rt::task::spawn_blocking(move || {
-            let mut cmd = Command::new("curl");
-            cmd.args([
-                "-sS",
-                "--max-time",
-                "10",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-            ])
-            .arg("--cacert")
-            .arg(ca)
-            .args(args)
-            .stdin(Stdio::null());
-            run_bounded(&mut cmd, Duration::from_secs(20))
-        })
-    };
     let url = format!("https://{doh}/dns-query");
     let cases = [
         (
@@ -296,7 +277,7 @@ async fn dns_over_https_refuses_what_is_not_a_dns_message() {
         (vec![format!("https://{doh}/elsewhere")], "404"),
     ];
     for (args, status) in cases {
-        let out = curl(pki.ca.clone(), args.clone()).await.unwrap();
+        let out = curl_status(&pki.ca, &args, Duration::from_secs(10)).await;
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
             status,
@@ -304,7 +285,7 @@ async fn dns_over_https_refuses_what_is_not_a_dns_message() {
             show(&out)
         );
     }
-    let untrusted = curl(other.ca.clone(), vec![url]).await.unwrap();
+    let untrusted = curl_status(&other.ca, &[url], Duration::from_secs(10)).await;
     assert!(!untrusted.status.success(), "{}", show(&untrusted));
     server.stop().await;
 }

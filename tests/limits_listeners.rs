@@ -8,13 +8,12 @@ mod common;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::tls::Pki;
-use common::{free_addr, require, run_bounded, show, start_on_free_ports};
+use common::{curl_status, free_addr, require, run_bounded, show, start_on_free_ports};
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -331,27 +330,9 @@ async fn idle_dns_clients_are_bounded() {
     assert_eq!(ask_dns(dns, true).await, ResponseCode::NoError);
     assert!(all_dropped(idle_tcp, Duration::from_secs(30)).await);
     assert!(all_dropped(idle_doh, Duration::from_secs(30)).await);
-    let ca: PathBuf = capped.pki.ca.clone();
     let param = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(question());
-    let out = actix_rt::task::spawn_blocking(move || {
-        let mut cmd = Command::new("curl");
-        cmd.args([
-            "-sS",
-            "--max-time",
-            "20",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-        ])
-        .arg("--cacert")
-        .arg(ca)
-        .arg(format!("https://{doh}/dns-query?dns={param}"))
-        .stdin(Stdio::null());
-        run_bounded(&mut cmd, Duration::from_secs(30))
-    })
-    .await
-    .unwrap();
+    let url = format!("https://{doh}/dns-query?dns={param}");
+    let out = curl_status(&capped.pki.ca, &[url], Duration::from_secs(20)).await;
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "200",

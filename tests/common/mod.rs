@@ -368,6 +368,24 @@ pub fn wec() -> Command {
     cmd
 }
 
+/// The HTTP status curl gets for an HTTPS request trusting `ca` only (`args`: method,
+/// headers, body, URL), as text in the output's stdout; run off the async thread, in at most
+/// `max_time`.
+pub async fn curl_status(ca: &Path, args: &[String], max_time: Duration) -> Output {
+    let (ca, args) = (ca.to_path_buf(), args.to_vec());
+    actix_rt::task::spawn_blocking(move || {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "--max-time", &max_time.as_secs().to_string()])
+            .args(["-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(ca)
+            .args(args)
+            .stdin(Stdio::null());
+        run_bounded(&mut cmd, max_time + Duration::from_secs(10))
+    })
+    .await
+    .expect("the curl thread")
+}
+
 /// Runs `cmd` to completion, killing it if it takes longer than `limit`.
 pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
     let child = cmd
