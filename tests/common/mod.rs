@@ -242,6 +242,17 @@ impl Pebble {
         report(&self.path("report.json"))
     }
 
+    /// The report of the run that printed `out`, which must have exited 0 having issued
+    /// certificates without a failed `issue` chain, and how many it issued.
+    pub fn clean_issuance(&self, out: &Output) -> (serde_json::Value, u64) {
+        assert_eq!(out.status.code(), Some(0), "{}", show(out));
+        let r = self.report();
+        let ok = r["chains"]["issue"]["ok"].as_u64().unwrap();
+        assert!(ok > 0, "{}", show(out));
+        assert_eq!(r["chains"]["issue"]["failed"], 0, "{}", show(out));
+        (r, ok)
+    }
+
     /// Runs a load test against this Pebble, as `run_bounded` does. A run during which Pebble
     /// froze (see `frozen`) or deadlocked one of its objects (see `deadlocked`) says nothing
     /// about wile-e-coyote: it is run again, once, on a restarted Pebble; a second hang fails
