@@ -19,7 +19,7 @@ use crate::ca::Ca;
 use crate::chains::Catalogue;
 use crate::challenge::{ChallengeServer, RedisStore, Registry, RegistryBackend, Sockets};
 use crate::config::Settings;
-use crate::db::source::DbLink;
+use crate::db::source::{Checks, DbLink};
 use crate::db::{storage, Db, HighWaterMarks};
 use crate::metrics::{Finish, LoadEnded, Metrics};
 use crate::ramp::{AbortAll, GetStatus, Ramp, Shutdown};
@@ -91,9 +91,15 @@ pub async fn run(
                 .consistency_checks
                 .then_some(settings.db.consistency_wait),
             rollovers: Default::default(),
+            checks: Checks::on(Arbiter::current()),
         }),
         None => None,
     };
+    // How long the end of the run waits for the verdicts of the last chains' checks.
+    let last_checks = db_link.as_ref().and_then(|link| {
+        let wait = link.consistency_wait? + settings.db.query_timeout;
+        Some((link.checks.clone(), wait))
+    });
     let catalogue = Catalogue::new(&settings, &ca.directory, db_link)?;
     let stock = catalogue.stock().clone();
     let registry = Context::<Registry>::new();
@@ -188,6 +194,12 @@ pub async fn run(
             log::warn!("second signal: interrupting chains in flight");
             ramp.do_send(AbortAll);
             let _ = shutdown.await;
+        }
+    }
+    if let Some((checks, wait)) = last_checks {
+        let left = checks.settled(wait).await;
+        if left > 0 {
+            log::warn!("{left} consistency checks still running at the end: no verdict from them");
         }
     }
     let mut summary = metrics.send(Finish).await?;

@@ -3,11 +3,14 @@
 //! in the background for what the CA answered among what it stored.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix::{Addr, MailboxError, Message, Recipient};
+use actix_rt::ArbiterHandle;
 use futures_util::future::LocalBoxFuture;
+use tokio::sync::Notify;
 
 use super::consistency::{self, Claim, Facts, Kind, Mismatch};
 use super::queries::{AuthzRow, CertRow, OrderRow};
@@ -37,6 +40,60 @@ pub struct DbLink {
     /// How long stored rows may take to appear; `None`: consistency checks are off.
     pub consistency_wait: Option<Duration>,
     pub rollovers: Rollovers,
+    pub checks: Checks,
+}
+
+/// Where consistency checks run, and how many do: on an arbiter that outlives the attackers
+/// (their threads stop at the end of a run), so the end of a run can wait for the verdicts
+/// of the last chains instead of dropping them.
+#[derive(Clone)]
+pub struct Checks {
+    arbiter: ArbiterHandle,
+    running: Arc<(AtomicUsize, Notify)>,
+}
+
+/// One check running; counted until dropped.
+struct Running(Arc<(AtomicUsize, Notify)>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0 .0.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0 .1.notify_waiters();
+        }
+    }
+}
+
+impl Checks {
+    /// Checks run on `arbiter`.
+    pub fn on(arbiter: ArbiterHandle) -> Self {
+        Checks {
+            arbiter,
+            running: Arc::default(),
+        }
+    }
+
+    fn spawn(&self, check: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.running.0.fetch_add(1, Ordering::AcqRel);
+        let running = Running(self.running.clone());
+        self.arbiter.spawn(async move {
+            let _running = running;
+            check.await;
+        });
+    }
+
+    /// Waits until no check runs, at most `limit`; the number still running then.
+    pub async fn settled(&self, limit: Duration) -> usize {
+        let deadline = actix_rt::time::Instant::now() + limit;
+        loop {
+            let notified = self.running.1.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let running = self.running.0.load(Ordering::Acquire);
+            if running == 0 || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.running.0.load(Ordering::Acquire);
+            }
+        }
+    }
 }
 
 /// Key changes being checked, per account: the pool hands a rolled-over account to the next
@@ -124,7 +181,7 @@ impl DbLink {
             _ => None,
         };
         let link = self.clone();
-        actix_rt::spawn(async move {
+        self.checks.spawn(async move {
             let deadline = Instant::now() + wait;
             let mut pause = RECHECK_FIRST;
             let verdicts = loop {
@@ -222,7 +279,22 @@ impl Source for DbLink {
 
 #[cfg(test)]
 mod tests {
-    use super::Rollovers;
+    use super::{Checks, Rollovers};
+    use std::time::Duration;
+
+    /// The end of a run waits for the checks under way, and no longer than it said.
+    #[actix_rt::test]
+    async fn checks_under_way_are_waited_for_up_to_a_limit() {
+        tokio::time::pause();
+        let checks = Checks::on(actix_rt::Arbiter::current());
+        checks.spawn(async { actix_rt::time::sleep(Duration::from_secs(3)).await });
+        checks.spawn(std::future::pending());
+        assert_eq!(checks.settled(Duration::from_secs(1)).await, 2);
+        assert_eq!(checks.settled(Duration::from_secs(10)).await, 1);
+        let quick = Checks::on(actix_rt::Arbiter::current());
+        quick.spawn(async {});
+        assert_eq!(quick.settled(Duration::from_secs(10)).await, 0);
+    }
 
     #[test]
     fn an_older_key_change_is_superseded_and_the_latest_forgotten_when_checked() {

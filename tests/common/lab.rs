@@ -15,7 +15,7 @@ use wile_e_coyote::chains::trust::Trust;
 use wile_e_coyote::chains::{Catalogue, ChainEnv, ChainError, ChainKind, Ctx, Journal, Stock};
 use wile_e_coyote::challenge::ChallengeServer;
 use wile_e_coyote::config::Settings;
-use wile_e_coyote::db::source::DbLink;
+use wile_e_coyote::db::source::{Checks, DbLink};
 use wile_e_coyote::db::Db;
 use wile_e_coyote::metrics::Metrics;
 
@@ -160,6 +160,7 @@ fn database(settings: &Settings) -> Option<DbLink> {
         verdicts: metrics.recipient(),
         consistency_wait: None,
         rollovers: Default::default(),
+        checks: Checks::on(actix::Arbiter::current()),
     })
 }
 
