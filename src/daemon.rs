@@ -196,19 +196,30 @@ pub async fn run(
             let _ = shutdown.await;
         }
     }
-    if let Some((checks, wait)) = last_checks {
+    // The tables' growth over the load, not over the wait for the last checks below.
+    let storage = match db {
+        Some((db, start, started)) => match db.send(HighWaterMarks).await? {
+            Ok(end) => Some(storage::growth(&start, &end, started.elapsed())),
+            Err(e) => {
+                log::warn!("Boulder database at the end of the run: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    if let Some((checks, wait)) = last_checks.filter(|(checks, _)| checks.running() > 0) {
+        log::info!(
+            "waiting up to {:.0} s for the verdicts of {} consistency checks under way",
+            wait.as_secs_f64(),
+            checks.running()
+        );
         let left = checks.settled(wait).await;
         if left > 0 {
             log::warn!("{left} consistency checks still running at the end: no verdict from them");
         }
     }
     let mut summary = metrics.send(Finish).await?;
-    if let Some((db, start, started)) = db {
-        match db.send(HighWaterMarks).await? {
-            Ok(end) => summary.storage = Some(storage::growth(&start, &end, started.elapsed())),
-            Err(e) => log::warn!("Boulder database at the end of the run: {e}"),
-        }
-    }
+    summary.storage = storage;
     let pool = stock.pool.stats();
     log::info!(
         "pool at the end: {} accounts ({} in use), {} certificates held, {} accounts evicted",

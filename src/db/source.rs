@@ -81,6 +81,11 @@ impl Checks {
         });
     }
 
+    /// How many checks run now.
+    pub fn running(&self) -> usize {
+        self.running.0.load(Ordering::Acquire)
+    }
+
     /// Waits until no check runs, at most `limit`; the number still running then.
     pub async fn settled(&self, limit: Duration) -> usize {
         let deadline = actix_rt::time::Instant::now() + limit;
