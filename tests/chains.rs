@@ -351,18 +351,22 @@ async fn renew_reuses_valid_authorizations_where_the_ca_does() {
 #[actix_rt::test]
 async fn renew_validates_again_where_the_ca_reuses_nothing() {
     let pebble = Pebble::start();
-    // Plain names only: with the test config's 10% wildcards (a wildcard ordered with its
-    // base name), the renewal once met one authorization already valid (once in a whole
-    // suite; cause not found). This test is about reuse of plain names.
     let env = [
         ("WEC_CHAINS__ISSUE__NAMES_PER_ORDER", "2"),
         ("WEC_CHAINS__ISSUE__WILDCARDS", "0"),
     ];
     let lab = Lab::start(&pebble, &env).await;
     lab.run(ChainKind::Issue).await.ok();
+    let issued = held(&lab).remove(0).authz_urls;
     let run = lab.run(ChainKind::Renew).await;
     run.ok();
-    assert_eq!(run.count("challenge."), 2);
+    // `PEBBLE_AUTHZREUSE=0` still reuses a valid authorization 1 time in 100 (Pebble 2.4.0
+    // makes a new one when `rand.Intn(100) > percent`): the reused one is the same object,
+    // at the same URL, and needs no challenge; every other one gets one.
+    let renewed = held(&lab).remove(0).authz_urls;
+    assert_eq!(renewed.len(), 2);
+    let reused = renewed.iter().filter(|url| issued.contains(url)).count();
+    assert_eq!(run.count("challenge."), 2 - reused, "{reused} reused");
     assert_eq!(run.count("newAccount"), 0);
     lab.stop().await;
 }
