@@ -44,10 +44,12 @@ impl Tally {
     }
 }
 
-fn charge(count: impl FnOnce(&Tally)) {
+/// Adds `n` to the `which` count of the exchange being polled, if any.
+fn charge(which: fn(&Tally) -> &Cell<u64>, n: usize) {
     CURRENT.with(|current| {
         if let Some(tally) = current.borrow().as_deref() {
-            count(tally);
+            let count = which(tally);
+            count.set(count.get() + n as u64);
         }
     });
 }
@@ -90,8 +92,7 @@ impl AsyncRead for MeteredStream {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.0).poll_read(cx, buf);
-        let read = (buf.filled().len() - before) as u64;
-        charge(|t| t.received.set(t.received.get() + read));
+        charge(|t| &t.received, buf.filled().len() - before);
         polled
     }
 }
@@ -104,7 +105,7 @@ impl AsyncWrite for MeteredStream {
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.0).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
-            charge(|t| t.sent.set(t.sent.get() + n as u64));
+            charge(|t| &t.sent, n);
         }
         polled
     }
@@ -116,7 +117,7 @@ impl AsyncWrite for MeteredStream {
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.0).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = polled {
-            charge(|t| t.sent.set(t.sent.get() + n as u64));
+            charge(|t| &t.sent, n);
         }
         polled
     }

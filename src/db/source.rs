@@ -49,16 +49,23 @@ pub struct DbLink {
 #[derive(Clone)]
 pub struct Checks {
     arbiter: ArbiterHandle,
-    running: Arc<(AtomicUsize, Notify)>,
+    count: Arc<Count>,
+}
+
+/// Checks running, and a wake-up when the last one ends.
+#[derive(Default)]
+struct Count {
+    running: AtomicUsize,
+    none_left: Notify,
 }
 
 /// One check running; counted until dropped.
-struct Running(Arc<(AtomicUsize, Notify)>);
+struct Running(Arc<Count>);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if self.0 .0.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0 .1.notify_waiters();
+        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.none_left.notify_waiters();
         }
     }
 }
@@ -68,13 +75,13 @@ impl Checks {
     pub fn on(arbiter: ArbiterHandle) -> Self {
         Checks {
             arbiter,
-            running: Arc::default(),
+            count: Arc::default(),
         }
     }
 
     fn spawn(&self, check: impl std::future::Future<Output = ()> + Send + 'static) {
-        self.running.0.fetch_add(1, Ordering::AcqRel);
-        let running = Running(self.running.clone());
+        self.count.running.fetch_add(1, Ordering::AcqRel);
+        let running = Running(self.count.clone());
         self.arbiter.spawn(async move {
             let _running = running;
             check.await;
@@ -83,19 +90,18 @@ impl Checks {
 
     /// How many checks run now.
     pub fn running(&self) -> usize {
-        self.running.0.load(Ordering::Acquire)
+        self.count.running.load(Ordering::Acquire)
     }
 
     /// Waits until no check runs, at most `limit`; the number still running then.
     pub async fn settled(&self, limit: Duration) -> usize {
         let deadline = actix_rt::time::Instant::now() + limit;
         loop {
-            let notified = self.running.1.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let running = self.running.0.load(Ordering::Acquire);
-            if running == 0 || tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.running.0.load(Ordering::Acquire);
+            let none_left = self.count.none_left.notified();
+            tokio::pin!(none_left);
+            none_left.as_mut().enable();
+            if self.running() == 0 || tokio::time::timeout_at(deadline, none_left).await.is_err() {
+                return self.running();
             }
         }
     }
