@@ -14,8 +14,9 @@
 //! less than a day ago (a day-old one has aged: its orders expire within the week).
 //!
 //! Under `cargo test` (no `--bench` argument) it runs on 20,000 rows for half a second per
-//! case and asserts what the full run prints: no expired or dead row picked, picks spread over
-//! the whole live range, so the benchmark cannot rot.
+//! case (and on to at least 1,000 picks, at most 30 s) and asserts what the full run prints:
+//! no expired or dead row picked, picks spread over the whole live range, so the benchmark
+//! cannot rot.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -107,10 +108,14 @@ fn main() {
         .ok()
         .map(|v| v.parse().expect("WEC_DB_PICKS_ROWS: a number"))
         .unwrap_or(if bench { 10_000_000 } else { 20_000 });
-    let per_case = if bench {
-        Duration::from_secs(10)
-    } else {
-        Duration::from_millis(500)
+    let per_case = Case {
+        time: if bench {
+            Duration::from_secs(10)
+        } else {
+            Duration::from_millis(500)
+        },
+        min_picks: MIN_PICKS,
+        cap: Duration::from_secs(30),
     };
     let kept = std::env::var_os("WEC_DB_PICKS_DIR").map(PathBuf::from);
     let temp = tempfile::tempdir().unwrap();
@@ -193,10 +198,14 @@ fn main() {
         for (&kind, &(lo, hi)) in kinds.iter().zip(&ranges) {
             // A warm-up as long as a case: the buffer pool gets what a running CA's would hold.
             // Its first pick reads the live range (re-read every 10 s after).
-            let (_, first, _) = system.block_on(measure(db.clone(), kind, in_flight, per_case));
+            let first = system
+                .block_on(measure(db.clone(), kind, in_flight, per_case))
+                .first;
             // Rows expire as the run goes: a row is checked against when the picks started.
             let started = utc_now(&mut admin);
-            let (latency, _, ids) = system.block_on(measure(db.clone(), kind, in_flight, per_case));
+            let Picks {
+                latency, took, ids, ..
+            } = system.block_on(measure(db.clone(), kind, in_flight, per_case));
             let table = kind.table();
             let picks = latency.len();
             let sample: Vec<u64> = ids
@@ -233,7 +242,7 @@ fn main() {
             println!(
                 "{kind:?} picks, {in_flight} in flight: {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms, \
                  max {:.2} ms; a pick that reads the live range {:.2} ms ({picks} picks)",
-                picks as f64 / per_case.as_secs_f64(),
+                picks as f64 / took.as_secs_f64(),
                 ms(latency.value_at_quantile(0.5)),
                 ms(latency.value_at_quantile(0.99)),
                 ms(latency.max()),
@@ -250,7 +259,13 @@ fn main() {
             if dead > 0 {
                 failed.push(format!("{kind:?}: {dead} expired or dead rows picked"));
             }
-            if outside > 0 || slices.iter().any(|&n| n * 3 < share) {
+            if ids.len() < MIN_PICKS {
+                failed.push(format!(
+                    "{kind:?}: only {} picks in {:?}, too few to judge their spread",
+                    ids.len(),
+                    per_case.cap
+                ));
+            } else if outside > 0 || slices.iter().any(|&n| n * 3 < share) {
                 failed.push(format!(
                     "{kind:?}: picks not spread over the live range: {slices:?}, {outside} outside"
                 ));
@@ -275,14 +290,34 @@ fn ms(micros: u64) -> f64 {
     micros as f64 / 1000.0
 }
 
-/// Keeps `in_flight` picks of `kind` going for `time`: the latency of each (µs), how long the
-/// very first took (it reads the live range), and the picked ids.
-async fn measure(
-    db: actix::Addr<Db>,
-    kind: Kind,
-    in_flight: usize,
+/// How long a case runs: `time`, and on until `min_picks` were made (at most `cap`), so that a
+/// slow machine still picks enough rows for the spread check to mean something.
+#[derive(Clone, Copy)]
+struct Case {
     time: Duration,
-) -> (Histogram<u64>, Duration, Vec<u64>) {
+    min_picks: usize,
+    cap: Duration,
+}
+
+/// Picks enough for the spread check: with 1,000 picks a tenth expects 100, and one holding
+/// under a third of that (the check) is seven standard deviations off. (Bounded only by time,
+/// a loaded machine made 60 picks, and a tenth holding one of them was a 1-in-8 chance.)
+const MIN_PICKS: usize = 1000;
+
+/// One case's picks.
+struct Picks {
+    /// Each pick's latency (µs), the first apart.
+    latency: Histogram<u64>,
+    /// The first pick's latency: it reads the live range.
+    first: Duration,
+    /// How long the picks after the first took.
+    took: Duration,
+    /// The ids picked, the first's included.
+    ids: Vec<u64>,
+}
+
+/// Keeps `in_flight` picks of `kind` going for as long as `case` says.
+async fn measure(db: actix::Addr<Db>, kind: Kind, in_flight: usize, case: Case) -> Picks {
     let pick = |db: actix::Addr<Db>| async move {
         let started = Instant::now();
         let id = match kind {
@@ -296,22 +331,35 @@ async fn measure(
     let (first, first_id) = pick(db.clone()).await;
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
     let mut ids = vec![first_id];
-    let deadline = Instant::now() + time;
+    let started = Instant::now();
+    // Every worker runs on this thread (the System's): a Cell is shared enough.
+    let made = std::cell::Cell::new(1usize);
+    let go_on = || {
+        let elapsed = started.elapsed();
+        elapsed < case.time || (made.get() < case.min_picks && elapsed < case.cap)
+    };
+    let (go_on, made) = (&go_on, &made);
     let workers = (0..in_flight).map(|_| {
         let db = db.clone();
         async move {
             let mut mine = Vec::new();
-            while Instant::now() < deadline {
+            while go_on() {
                 mine.push(pick(db.clone()).await);
+                made.set(made.get() + 1);
             }
             mine
         }
     });
-    for mine in futures_util::future::join_all(workers).await {
-        for (took, id) in mine {
-            latency.saturating_record(took.as_micros() as u64);
-            ids.push(id);
-        }
+    let mine = futures_util::future::join_all(workers).await;
+    let took = started.elapsed();
+    for (took, id) in mine.into_iter().flatten() {
+        latency.saturating_record(took.as_micros() as u64);
+        ids.push(id);
     }
-    (latency, first, ids)
+    Picks {
+        latency,
+        first,
+        took,
+        ids,
+    }
 }
