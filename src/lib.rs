@@ -30,6 +30,12 @@ pub mod units;
 #[cfg(any(test, feature = "testing"))]
 pub mod test_support;
 
+/// mimalloc rather than glibc's allocator, for the binary and for everything that links the
+/// library (benches, which host the fast CA, and tests): at a few hundred chains per second
+/// glibc's malloc and free took ~14% of the tool's CPU (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::SystemTime;

@@ -11,6 +11,10 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use testca::{Config, TestCa};
 
+/// mimalloc rather than glibc's allocator: a benchmark CA should not spend its core in malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Mode {
     Default,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use actix_web::dev::{ServerHandle, Service};
 use actix_web::http::header::{HeaderName, HeaderValue, CACHE_CONTROL, LINK};
 use actix_web::http::Method;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, FromRequest, Handler, HttpResponse, HttpServer, Resource, Responder};
 use openssl::ssl::{SslAcceptor, SslAcceptorBuilder, SslFiletype, SslMethod};
 
 use crate::ca::Ca;
@@ -44,11 +44,28 @@ async fn not_found() -> HttpResponse {
         .body("404 page not found\n")
 }
 
-/// Boulder's routes: POST-only, and GET/HEAD/POST ones.
+/// A resource answering other methods with Boulder's 405.
+fn get_post(path: &str) -> Resource {
+    web::resource(path.to_string()).default_service(web::to(|| async { not_allowed() }))
+}
+
+/// A resource served to GET, HEAD and POST(-as-GET) alike.
+fn readable<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    get_post(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler.clone()))
+        .route(web::post().to(handler))
+}
+
+/// Boulder's routes: POST-only, and GET/HEAD/POST ones. Each route with a path parameter sits
+/// in a scope of its static prefix: actix tries routes in order and matches a parameterised
+/// one with a regex, so a request now runs one regex instead of up to seven.
 fn routes(cfg: &mut web::ServiceConfig) {
-    let get_post = |path: &str| {
-        web::resource(path.to_string()).default_service(web::to(|| async { not_allowed() }))
-    };
     cfg.service(
         get_post("/directory")
             .route(web::get().to(directory::directory))
@@ -62,39 +79,28 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(directory::new_nonce_post)),
     )
     .service(get_post("/acme/new-acct").route(web::post().to(account::new_account)))
-    .service(get_post("/acme/acct/{id}").route(web::post().to(account::account)))
     .service(get_post("/acme/key-change").route(web::post().to(keychange::key_change)))
     .service(get_post("/acme/new-order").route(web::post().to(order::new_order)))
     .service(get_post("/acme/revoke-cert").route(web::post().to(revoke::revoke)))
-    .service(get_post("/acme/finalize/{reg}/{id}").route(web::post().to(finalize::finalize)))
+    .service(web::scope("/acme/authz").service(readable("/{reg}/{id}", authz::authorization)))
     .service(
-        get_post("/acme/order/{reg}/{id}")
-            .route(web::get().to(order::get_order))
-            .route(web::head().to(order::get_order))
-            .route(web::post().to(order::get_order)),
+        web::scope("/acme/chall").service(readable("/{reg}/{authz}/{chall}", challenge::challenge)),
     )
     .service(
-        get_post("/acme/authz/{reg}/{id}")
-            .route(web::get().to(authz::authorization))
-            .route(web::head().to(authz::authorization))
-            .route(web::post().to(authz::authorization)),
+        web::scope("/acme/finalize")
+            .service(get_post("/{reg}/{id}").route(web::post().to(finalize::finalize))),
+    )
+    .service(web::scope("/acme/order").service(readable("/{reg}/{id}", order::get_order)))
+    .service(web::scope("/acme/cert").service(readable("/{serial}", cert::certificate)))
+    .service(
+        web::scope("/acme/acct").service(get_post("/{id}").route(web::post().to(account::account))),
     )
     .service(
-        get_post("/acme/chall/{reg}/{authz}/{chall}")
-            .route(web::get().to(challenge::challenge))
-            .route(web::head().to(challenge::challenge))
-            .route(web::post().to(challenge::challenge)),
-    )
-    .service(
-        get_post("/acme/cert/{serial}")
-            .route(web::get().to(cert::certificate))
-            .route(web::head().to(cert::certificate))
-            .route(web::post().to(cert::certificate)),
-    )
-    .service(
-        get_post("/acme/renewal-info/{id}")
-            .route(web::get().to(ari::renewal_info))
-            .route(web::head().to(ari::renewal_info)),
+        web::scope("/acme/renewal-info").service(
+            get_post("/{id}")
+                .route(web::get().to(ari::renewal_info))
+                .route(web::head().to(ari::renewal_info)),
+        ),
     )
     .route("/testca/roots/0", web::get().to(manage::root))
     .route(

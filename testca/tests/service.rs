@@ -82,5 +82,24 @@ fn https_listener_and_management_api() {
             .await
             .unwrap();
         assert_eq!(missing.status(), 404);
+        // The routes with path parameters, in their scopes: a wrong method is Boulder's 405,
+        // a path that only starts like a route is the plain 404.
+        for (method, path, status) in [
+            ("GET", "/acme/finalize/1/2", 405),
+            ("GET", "/acme/acct/1", 405),
+            ("POST", "/acme/renewal-info/x", 405),
+            ("GET", "/acme/authz/1", 404),
+            ("GET", "/acme/authzx/1/2", 404),
+            ("GET", "/acme/chall/1/2", 404),
+            ("GET", "/acme/authz/1/2", 404),
+        ] {
+            let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
+            let res = http
+                .request(method.clone(), format!("{}{path}", ca.base_url()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), status, "{method} {path}");
+        }
     });
 }
