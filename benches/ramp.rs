@@ -66,21 +66,53 @@ async fn step_lateness(high: usize, steps: usize) {
     .unwrap();
 }
 
+/// Polls the Ramp until `n` attackers work (at most 60 s).
+async fn until_attackers(ramp: &actix::Addr<Ramp>, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = ramp.send(GetStatus).await.unwrap();
+        if status.attackers == n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} attackers after 60 s, {n} asked",
+            status.attackers
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn idle_memory(n: usize) {
     let before = rss_kib();
-    // Each attacker runs one instant chain, then thinks for an hour: idle between chains.
-    let schedule = Schedule::Workers(Workers::Hammer { workers: n });
+    // Each attacker runs one instant chain, then thinks for an hour: idle between chains. A
+    // tenth of them come first, then the rest: what the rest add is the cost of one more
+    // attacker, apart from what the first ones bring in once (the allocator's arenas, thread
+    // heaps, the Ramp's tables).
+    let first = n / 10;
+    let step = Duration::from_secs(5);
+    let schedule = Schedule::Workers(Workers::Seq {
+        interval: step,
+        workers: vec![first, n],
+    });
+    let started = std::time::Instant::now();
     let ramp = start(schedule, Duration::ZERO, Duration::from_secs(3600));
-    actix_rt::time::sleep(Duration::from_secs(3)).await;
-    let status = ramp.send(GetStatus).await.unwrap();
-    let after = rss_kib();
-    assert_eq!(status.attackers, n);
+    until_attackers(&ramp, first).await;
+    // Their instant chains end within milliseconds; the next step is due at 5 s.
+    actix_rt::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        started.elapsed() < step,
+        "the first step's memory was read too late"
+    );
+    let some = rss_kib();
+    until_attackers(&ramp, n).await;
+    actix_rt::time::sleep(Duration::from_millis(1000)).await;
+    let all = rss_kib();
     println!(
-        "{n} idle attackers: RSS {} KiB before, {} KiB with them ({:.1} KiB each); attackers {}",
-        before,
-        after,
-        (after - before) as f64 / n as f64,
-        status.attackers
+        "{n} idle attackers: RSS {before} KiB before, {all} KiB with them ({:.1} KiB each); \
+         from {first} to {n}: {:.1} KiB per attacker added",
+        (all - before) as f64 / n as f64,
+        (all - some) as f64 / (n - first) as f64,
     );
     ramp.send(Shutdown {
         grace: Duration::from_secs(1),
