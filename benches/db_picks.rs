@@ -108,14 +108,10 @@ fn main() {
         .ok()
         .map(|v| v.parse().expect("WEC_DB_PICKS_ROWS: a number"))
         .unwrap_or(if bench { 10_000_000 } else { 20_000 });
-    let per_case = Case {
-        time: if bench {
-            Duration::from_secs(10)
-        } else {
-            Duration::from_millis(500)
-        },
-        min_picks: MIN_PICKS,
-        cap: Duration::from_secs(30),
+    let per_case = if bench {
+        Duration::from_secs(10)
+    } else {
+        Duration::from_millis(500)
     };
     let kept = std::env::var_os("WEC_DB_PICKS_DIR").map(PathBuf::from);
     let temp = tempfile::tempdir().unwrap();
@@ -263,7 +259,7 @@ fn main() {
                 failed.push(format!(
                     "{kind:?}: only {} picks in {:?}, too few to judge their spread",
                     ids.len(),
-                    per_case.cap
+                    MAX_CASE
                 ));
             } else if outside > 0 || slices.iter().any(|&n| n * 3 < share) {
                 failed.push(format!(
@@ -290,19 +286,13 @@ fn ms(micros: u64) -> f64 {
     micros as f64 / 1000.0
 }
 
-/// How long a case runs: `time`, and on until `min_picks` were made (at most `cap`), so that a
-/// slow machine still picks enough rows for the spread check to mean something.
-#[derive(Clone, Copy)]
-struct Case {
-    time: Duration,
-    min_picks: usize,
-    cap: Duration,
-}
-
 /// Picks enough for the spread check: with 1,000 picks a tenth expects 100, and one holding
 /// under a third of that (the check) is seven standard deviations off. (Bounded only by time,
 /// a loaded machine made 60 picks, and a tenth holding one of them was a 1-in-8 chance.)
 const MIN_PICKS: usize = 1000;
+
+/// How long a case may run on to make `MIN_PICKS`.
+const MAX_CASE: Duration = Duration::from_secs(30);
 
 /// One case's picks.
 struct Picks {
@@ -316,8 +306,9 @@ struct Picks {
     ids: Vec<u64>,
 }
 
-/// Keeps `in_flight` picks of `kind` going for as long as `case` says.
-async fn measure(db: actix::Addr<Db>, kind: Kind, in_flight: usize, case: Case) -> Picks {
+/// Keeps `in_flight` picks of `kind` going for `time`, and on until `MIN_PICKS` were made (at
+/// most `MAX_CASE`), so that a slow machine still picks enough rows for the spread check.
+async fn measure(db: actix::Addr<Db>, kind: Kind, in_flight: usize, time: Duration) -> Picks {
     let pick = |db: actix::Addr<Db>| async move {
         let started = Instant::now();
         let id = match kind {
@@ -336,7 +327,7 @@ async fn measure(db: actix::Addr<Db>, kind: Kind, in_flight: usize, case: Case) 
     let made = std::cell::Cell::new(1usize);
     let go_on = || {
         let elapsed = started.elapsed();
-        elapsed < case.time || (made.get() < case.min_picks && elapsed < case.cap)
+        elapsed < time || (made.get() < MIN_PICKS && elapsed < MAX_CASE)
     };
     let (go_on, made) = (&go_on, &made);
     let workers = (0..in_flight).map(|_| {

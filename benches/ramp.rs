@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wile_e_coyote::ramp::{GetStatus, Ramp, Shutdown};
+use wile_e_coyote::ramp::{GetStatus, RampStatus};
 use wile_e_coyote::schedule::{Schedule, Workers};
-use wile_e_coyote::test_support::ramp::{self, RampSpec, Wait};
+use wile_e_coyote::test_support::ramp::{self, RampRig, RampSpec, Wait};
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -19,7 +19,7 @@ fn rss_kib() -> u64 {
         .unwrap()
 }
 
-fn start(schedule: Schedule, chain: Duration, think: Duration) -> actix::Addr<Ramp> {
+fn start(schedule: Schedule, chain: Duration, think: Duration) -> RampRig {
     let mut settings = ramp::settings();
     settings.run.think_time = think;
     settings.run.grace_period = Duration::from_secs(1);
@@ -28,7 +28,6 @@ fn start(schedule: Schedule, chain: Duration, think: Duration) -> actix::Addr<Ra
         ..RampSpec::new(2, schedule, Arc::new(Wait(chain)))
     }
     .start()
-    .ramp
 }
 
 async fn step_lateness(high: usize, steps: usize) {
@@ -41,9 +40,9 @@ async fn step_lateness(high: usize, steps: usize) {
         interval: Duration::from_millis(250),
         workers,
     });
-    let ramp = start(schedule, Duration::from_millis(50), Duration::ZERO);
+    let rig = start(schedule, Duration::from_millis(50), Duration::ZERO);
     actix_rt::time::sleep(Duration::from_millis(steps as u64 * 250 + 100)).await;
-    let status = ramp.send(GetStatus).await.unwrap();
+    let status = rig.ramp.send(GetStatus).await.unwrap();
     assert_eq!(status.lateness.count, steps as u64);
     assert_eq!(
         status.attackers,
@@ -59,28 +58,7 @@ async fn step_lateness(high: usize, steps: usize) {
         status.lateness.max_ms,
         status.attackers
     );
-    ramp.send(Shutdown {
-        grace: Duration::from_secs(1),
-    })
-    .await
-    .unwrap();
-}
-
-/// Polls the Ramp until `n` attackers work (at most 60 s).
-async fn until_attackers(ramp: &actix::Addr<Ramp>, n: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let status = ramp.send(GetStatus).await.unwrap();
-        if status.attackers == n {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} attackers after 60 s, {n} asked",
-            status.attackers
-        );
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
-    }
+    rig.stop(Duration::from_secs(1)).await;
 }
 
 async fn idle_memory(n: usize) {
@@ -96,8 +74,11 @@ async fn idle_memory(n: usize) {
         workers: vec![first, n],
     });
     let started = std::time::Instant::now();
-    let ramp = start(schedule, Duration::ZERO, Duration::from_secs(3600));
-    until_attackers(&ramp, first).await;
+    let rig = start(schedule, Duration::ZERO, Duration::from_secs(3600));
+    let working = |n: usize| move |s: &RampStatus| s.attackers == n;
+    let limit = Duration::from_secs(60);
+    rig.wait_for("the first tenth of the attackers", limit, working(first))
+        .await;
     // Their instant chains end within milliseconds; the next step is due at 5 s.
     actix_rt::time::sleep(Duration::from_millis(1000)).await;
     assert!(
@@ -105,7 +86,7 @@ async fn idle_memory(n: usize) {
         "the first step's memory was read too late"
     );
     let some = rss_kib();
-    until_attackers(&ramp, n).await;
+    rig.wait_for("all attackers", limit, working(n)).await;
     actix_rt::time::sleep(Duration::from_millis(1000)).await;
     let all = rss_kib();
     println!(
@@ -114,11 +95,7 @@ async fn idle_memory(n: usize) {
         (all - before) as f64 / n as f64,
         (all - some) as f64 / (n - first) as f64,
     );
-    ramp.send(Shutdown {
-        grace: Duration::from_secs(1),
-    })
-    .await
-    .unwrap();
+    rig.stop(Duration::from_secs(1)).await;
 }
 
 fn main() {

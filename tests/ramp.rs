@@ -14,8 +14,7 @@ use actix_web::{web, App, HttpServer};
 use wile_e_coyote::chains::{ChainEnv, ChainError, Journal, Journey, Journeys};
 use wile_e_coyote::config::Settings;
 use wile_e_coyote::metrics::GetSummary;
-use wile_e_coyote::ramp::{GetStatus, RampStatus, Shutdown};
-use wile_e_coyote::report::summary::Summary;
+use wile_e_coyote::ramp::GetStatus;
 use wile_e_coyote::schedule::{Rate, Schedule, Shard, Workers};
 use wile_e_coyote::test_support::ramp::{RampRig, RampSpec, Wait};
 
@@ -102,44 +101,6 @@ fn start(
         ..RampSpec::new(threads, schedule, journeys)
     }
     .start()
-}
-
-/// Asking a running Ramp and its Metrics actor.
-trait Ask {
-    async fn wait_for(
-        &self,
-        what: &str,
-        limit: Duration,
-        done: impl Fn(&RampStatus) -> bool,
-    ) -> RampStatus;
-    async fn stop(self, grace: Duration) -> Summary;
-}
-
-impl Ask for RampRig {
-    /// Polls the status every 10 ms until `done` holds; panics with the last status after
-    /// `limit`. Waiting for a state, not for an instant, keeps a loaded machine from failing
-    /// the test: the schedule's own clock still decides when a step comes.
-    async fn wait_for(
-        &self,
-        what: &str,
-        limit: Duration,
-        done: impl Fn(&RampStatus) -> bool,
-    ) -> RampStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            let status = self.ramp.send(GetStatus).await.unwrap();
-            if done(&status) {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "never {what}: {status:?}");
-            actix_rt::time::sleep(ms(10)).await;
-        }
-    }
-
-    async fn stop(self, grace: Duration) -> Summary {
-        self.ramp.send(Shutdown { grace }).await.unwrap();
-        self.metrics.send(GetSummary).await.unwrap()
-    }
 }
 
 fn settings(grace: Duration) -> Settings {

@@ -16,8 +16,9 @@ use crate::chains::{ChainEnv, Journal, Journey, Journeys};
 use crate::challenge::Registry;
 use crate::config::Settings;
 use crate::metrics::progress::Progress;
-use crate::metrics::Metrics;
-use crate::ramp::Ramp;
+use crate::metrics::{GetSummary, Metrics};
+use crate::ramp::{GetStatus, Ramp, RampStatus, Shutdown};
+use crate::report::summary::Summary;
 use crate::schedule::{Schedule, Shard};
 
 /// A journey (`wait`) that waits a fixed time.
@@ -89,5 +90,42 @@ impl RampSpec {
             .sharded(self.shard, self.begin)
             .start();
         RampRig { ramp, metrics }
+    }
+}
+
+impl RampRig {
+    /// Polls the status every 10 ms until `done` holds; panics with the last status after
+    /// `limit` (of real time). Waiting for a state, not for an instant, keeps a loaded machine
+    /// from failing a test: the schedule's own clock still decides when a step comes.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        limit: Duration,
+        done: impl Fn(&RampStatus) -> bool,
+    ) -> RampStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let status = self.ramp.send(GetStatus).await.expect("the Ramp's status");
+            if done(&status) {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never {what}: {status:?}"
+            );
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops the Ramp within `grace` and returns the run's summary.
+    pub async fn stop(self, grace: Duration) -> Summary {
+        self.ramp
+            .send(Shutdown { grace })
+            .await
+            .expect("the Ramp's shutdown");
+        self.metrics
+            .send(GetSummary)
+            .await
+            .expect("the run's summary")
     }
 }
